@@ -1,0 +1,2 @@
+//! The `health-live` Lambda function.
+haven_platform::http_function!(haven_ops::health_live);

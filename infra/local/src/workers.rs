@@ -1,0 +1,104 @@
+//! The Lambda SQS event source, played locally: receive a batch, hand it to the worker,
+//! delete what succeeded and leave the reported failures to come back after their
+//! visibility timeout (`ReportBatchItemFailures`), so receive counts and dead-lettering work
+//! exactly as on AWS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::SqsEvent;
+use haven_domain::ports::{Ports, Queue, QueueError, ReceiveOptions};
+use lambda_runtime::{Context, LambdaEvent};
+
+use crate::events::sqs_event;
+use crate::functions::WorkerFunction;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub received: usize,
+    pub deleted: usize,
+    pub failed: usize,
+}
+
+/// One poll: at most `batch_size` messages, waiting up to `wait` for the first.
+pub async fn poll_once<P: Ports>(
+    ports: &Arc<P>,
+    queue: &str,
+    batch_size: u32,
+    wait: Duration,
+    worker: WorkerFunction<P>,
+) -> Result<BatchOutcome, QueueError> {
+    let options = ReceiveOptions {
+        max_messages: batch_size,
+        wait,
+        visibility: None,
+    };
+    let messages = ports.queue().receive(queue, options).await?;
+    if messages.is_empty() {
+        return Ok(BatchOutcome::default());
+    }
+    let mut outcome = BatchOutcome {
+        received: messages.len(),
+        ..Default::default()
+    };
+    let event: SqsEvent = serde_json::from_value(sqs_event(queue, &messages))
+        .map_err(|e| QueueError::Invalid(format!("building the SQS event: {e}")))?;
+    let mut context = Context::default();
+    context.request_id = crate::new_request_id();
+    let failed_ids: Vec<String> =
+        match worker(ports.clone(), LambdaEvent::new(event, context)).await {
+            Ok(response) => response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
+            // A failed invocation fails the whole batch, as on Lambda.
+            Err(e) => {
+                tracing::error!(queue, error = %e, "worker failed the whole batch");
+                messages.iter().map(|m| m.message_id.clone()).collect()
+            }
+        };
+    for message in &messages {
+        if failed_ids.contains(&message.message_id) {
+            outcome.failed += 1;
+        } else {
+            ports.queue().delete(queue, &message.receipt_handle).await?;
+            outcome.deleted += 1;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Polls `queue` until the process ends, backing off when the queue is unavailable.
+pub async fn run<P: Ports>(
+    ports: Arc<P>,
+    queue: &'static str,
+    batch_size: u32,
+    worker: WorkerFunction<P>,
+) {
+    loop {
+        match poll_once(&ports, queue, batch_size, Duration::from_secs(5), worker).await {
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(queue, error = %e, "poll failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Starts a poller for every worker of the catalogue.
+pub fn spawn_all<P: Ports>(ports: &Arc<P>) -> Vec<tokio::task::JoinHandle<()>> {
+    haven_edge::catalogue::QUEUE_WORKERS
+        .iter()
+        .filter_map(|w| {
+            let worker = crate::functions::worker_function::<P>(w.function)?;
+            Some(tokio::spawn(run(
+                ports.clone(),
+                w.queue,
+                w.batch_size,
+                worker,
+            )))
+        })
+        .collect()
+}

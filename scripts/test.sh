@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every test: formatting, lints, the whole workspace's tests on both backends (the AWS half
+# against moto's server), the template lint, and one function invoked through cargo lambda.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/venv.sh
+
+read -r moto_pid moto_url < <(scripts/moto.sh)
+stop_moto() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
+trap stop_moto EXIT
+echo "==> moto's server at $moto_url"
+export HAVEN_TEST_AWS_ENDPOINT="$moto_url"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "==> cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+echo "==> cargo test (embedded and AWS backends)"
+mkdir -p target
+cargo test --workspace --no-fail-fast 2>&1 | tee target/cargo-test.log
+echo "==> cargo lambda invoke"
+scripts/lambda-invoke.sh health-ready
+# One closing line for the whole workspace (cargo prints one per test binary, the last of
+# which is often a doc-test binary with nothing in it).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' target/cargo-test.log

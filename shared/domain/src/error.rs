@@ -1,0 +1,93 @@
+//! The errors the domain reports to its callers. `haven-edge` maps each kind once to an
+//! RFC 9457 problem document with a stable `type`.
+
+use crate::ports::{KeyRingError, PublishError, QueueError, TableError};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DomainError {
+    /// Input that breaks a rule; `field` names the offending field when there is one.
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request conflicts with the current state (a stale version, an illegal transition).
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        current: Option<String>,
+    },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("too many requests")]
+    TooManyRequests { retry_after_seconds: u64 },
+    /// A dependency failed; the request may succeed if retried.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        DomainError::Invalid {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        DomainError::Conflict {
+            message: message.into(),
+            current: None,
+        }
+    }
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            DomainError::Invalid { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<TableError> for DomainError {
+    fn from(e: TableError) -> Self {
+        match e {
+            TableError::ConditionFailed | TableError::TransactionCanceled(_) => {
+                DomainError::conflict("the record was changed by someone else; read it again")
+            }
+            TableError::InvalidCursor => DomainError::invalid("cursor", "the cursor is not valid"),
+            TableError::Throttled => DomainError::Unavailable("the table is busy".into()),
+            // An invalid table request is our bug, not the caller's: report it as unavailable
+            // without echoing internals.
+            TableError::Invalid(_) | TableError::Unavailable(_) => {
+                DomainError::Unavailable("storage is unavailable".into())
+            }
+        }
+    }
+}
+
+impl From<QueueError> for DomainError {
+    fn from(_: QueueError) -> Self {
+        DomainError::Unavailable("the message queue is unavailable".into())
+    }
+}
+
+impl From<PublishError> for DomainError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Invalid(m) => DomainError::Invalid {
+                field: None,
+                message: m,
+            },
+            _ => DomainError::Unavailable("notifications are unavailable".into()),
+        }
+    }
+}
+
+impl From<KeyRingError> for DomainError {
+    fn from(_: KeyRingError) -> Self {
+        DomainError::Unavailable("encryption keys are unavailable".into())
+    }
+}

@@ -1,0 +1,22 @@
+//! Haven's domain: types, rules and the ports through which the domain talks to the world.
+//!
+//! Nothing here knows about AWS, HTTP or Lambda. Adapters live in `haven-aws` and
+//! `haven-embedded`; both pass the same contract suite (`tests/`).
+
+pub mod catalogue;
+pub mod clock;
+pub mod envelope;
+pub mod error;
+pub mod geo;
+pub mod health;
+pub mod hospital;
+pub mod ids;
+pub mod item;
+pub mod ports;
+pub mod roles;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::DomainError;
+pub use ids::{IdGenerator, RandomIds, SequentialIds};
+pub use item::{Item, Key, Value};
+pub use roles::Role;

@@ -1,0 +1,39 @@
+//! The ports: traits through which the domain reaches storage, queues, topics, keys and
+//! sockets. Each has an AWS adapter and an embedded adapter that pass one contract suite.
+
+pub mod connections;
+pub mod keyring;
+pub mod publisher;
+pub mod queue;
+pub mod table;
+
+pub use connections::{ConnectionError, Connections};
+pub use keyring::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKey};
+pub use publisher::{PublishError, Publisher};
+pub use queue::{OutgoingMessage, Queue, QueueDepth, QueueError, ReceiveOptions, ReceivedMessage};
+pub use table::{
+    Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp, Update,
+};
+
+use crate::clock::Clock;
+use crate::ids::IdGenerator;
+
+/// Everything a handler may reach, bundled so handlers stay generic over one parameter:
+/// `async fn handler<P: Ports>(ports: &P, req)`. Built once per process in `main`.
+pub trait Ports: Send + Sync + 'static {
+    type Table: Table;
+    type Queue: Queue;
+    type Publisher: Publisher;
+    type KeyRing: KeyRing;
+    type Connections: Connections;
+
+    fn table(&self) -> &Self::Table;
+    fn queue(&self) -> &Self::Queue;
+    fn publisher(&self) -> &Self::Publisher;
+    fn key_ring(&self) -> &Self::KeyRing;
+    fn connections(&self) -> &Self::Connections;
+    fn clock(&self) -> &dyn Clock;
+    fn ids(&self) -> &dyn IdGenerator;
+    /// Which backend this is (`embedded` or `aws`), for health reports.
+    fn backend_name(&self) -> &'static str;
+}

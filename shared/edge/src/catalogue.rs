@@ -1,0 +1,260 @@
+//! The route catalogue: every HTTP route, WebSocket route and queue worker of Haven, with the
+//! function that serves it and who may call it. `template.yaml`, `docs/openapi.yaml`, the
+//! local gateway and `events/` are all checked against this one list.
+
+use std::collections::HashMap;
+
+use haven_domain::Role;
+
+/// Who may call a route. Checked by the edge before the handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token (health, login, JWKS).
+    Public,
+    /// A signed-in caller holding one of these roles; the handler then checks object scope
+    /// (ownership, hospital).
+    Roles(&'static [Role]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpRoute {
+    pub method: &'static str,
+    /// The full path with `{name}` parameters, as API Gateway writes it.
+    pub path: &'static str,
+    /// The Lambda function (and binary) serving the route.
+    pub function: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+}
+
+/// A route of the WebSocket API, selected by `$request.body.action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketRoute {
+    pub route_key: &'static str,
+    pub function: &'static str,
+}
+
+/// A function fed by a queue (the SQS event source on AWS, the gateway's poller locally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueWorker {
+    pub queue: &'static str,
+    pub function: &'static str,
+    pub batch_size: u32,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    function: &'static str,
+    access: Access,
+    summary: &'static str,
+) -> HttpRoute {
+    HttpRoute {
+        method,
+        path,
+        function,
+        access,
+        summary,
+    }
+}
+
+pub const CATALOGUE: &[HttpRoute] = &[
+    route(
+        "GET",
+        "/api/v1/health",
+        "health",
+        Access::Public,
+        "Liveness and readiness in one report",
+    ),
+    route(
+        "GET",
+        "/api/v1/health/live",
+        "health-live",
+        Access::Public,
+        "The process is up",
+    ),
+    route(
+        "GET",
+        "/api/v1/health/ready",
+        "health-ready",
+        Access::Public,
+        "The table and queues answer",
+    ),
+];
+
+/// Serves every request no route matches (API Gateway's `$default` route), so unknown paths
+/// and wrong methods get problem+json on AWS as they do locally.
+pub const FALLBACK_FUNCTION: &str = "route-not-found";
+
+pub const SOCKET_ROUTES: &[SocketRoute] = &[
+    SocketRoute {
+        route_key: "$connect",
+        function: "ws-connect",
+    },
+    SocketRoute {
+        route_key: "$disconnect",
+        function: "ws-disconnect",
+    },
+    SocketRoute {
+        route_key: "$default",
+        function: "ws-default",
+    },
+];
+
+pub const QUEUE_WORKERS: &[QueueWorker] = &[];
+
+/// Every function name of the platform, each once.
+pub fn all_functions() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = CATALOGUE.iter().map(|r| r.function).collect();
+    names.push(FALLBACK_FUNCTION);
+    names.extend(SOCKET_ROUTES.iter().map(|r| r.function));
+    names.extend(QUEUE_WORKERS.iter().map(|w| w.function));
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMatch {
+    Found {
+        route: &'static HttpRoute,
+        path_parameters: HashMap<String, String>,
+    },
+    /// The path exists, but not with this method.
+    MethodNotAllowed {
+        allowed: Vec<&'static str>,
+    },
+    NotFound,
+}
+
+/// Captures of `template` in `path`, or `None`; `{name}` matches one non-empty segment.
+fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let mut params = HashMap::new();
+    let mut t = template.trim_end_matches('/').split('/');
+    let mut p = path.trim_end_matches('/').split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) => {
+                if let Some(name) = ts.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    if ps.is_empty() {
+                        return None;
+                    }
+                    params.insert(name.to_owned(), ps.to_owned());
+                } else if ts != ps {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// How many literal segments a template has: the more, the more specific
+/// (`/patients/search` wins over `/patients/{id}`, as on API Gateway).
+fn literal_segments(template: &str) -> usize {
+    template.split('/').filter(|s| !s.starts_with('{')).count()
+}
+
+/// Finds the route for a request, API Gateway style.
+pub fn match_route(method: &str, path: &str) -> RouteMatch {
+    let mut best: Option<(&'static HttpRoute, HashMap<String, String>)> = None;
+    let mut allowed = Vec::new();
+    for route in CATALOGUE {
+        let Some(params) = match_path(route.path, path) else {
+            continue;
+        };
+        if route.method.eq_ignore_ascii_case(method) {
+            let better = best
+                .as_ref()
+                .is_none_or(|(b, _)| literal_segments(route.path) > literal_segments(b.path));
+            if better {
+                best = Some((route, params));
+            }
+        } else {
+            allowed.push(route.method);
+        }
+    }
+    match best {
+        Some((route, path_parameters)) => RouteMatch::Found {
+            route,
+            path_parameters,
+        },
+        None if !allowed.is_empty() => {
+            allowed.sort_unstable();
+            allowed.dedup();
+            RouteMatch::MethodNotAllowed { allowed }
+        }
+        None => RouteMatch::NotFound,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_unique_and_under_api_v1() {
+        let mut seen = std::collections::HashSet::new();
+        for r in CATALOGUE {
+            assert!(r.path.starts_with("/api/v1/"), "{}", r.path);
+            assert!(
+                seen.insert((r.method, r.path)),
+                "duplicate {} {}",
+                r.method,
+                r.path
+            );
+            assert!(matches!(
+                r.method,
+                "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+            ));
+        }
+    }
+
+    #[test]
+    fn a_function_serves_one_route() {
+        let mut seen = std::collections::HashSet::new();
+        for r in CATALOGUE {
+            assert!(seen.insert(r.function), "{} serves two routes", r.function);
+        }
+    }
+
+    #[test]
+    fn matching_finds_routes_and_tells_wrong_methods_from_unknown_paths() {
+        match match_route("GET", "/api/v1/health/ready") {
+            RouteMatch::Found { route, .. } => assert_eq!(route.function, "health-ready"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            match_route("DELETE", "/api/v1/health"),
+            RouteMatch::MethodNotAllowed {
+                allowed: vec!["GET"]
+            }
+        );
+        assert_eq!(match_route("GET", "/api/v1/nothing"), RouteMatch::NotFound);
+        assert_eq!(
+            match_route("GET", "/api/v1/health/live/extra"),
+            RouteMatch::NotFound
+        );
+    }
+
+    #[test]
+    fn templates_capture_parameters_and_prefer_literals() {
+        let p = match_path(
+            "/api/v1/emergency/{alert_id}/status",
+            "/api/v1/emergency/abc/status",
+        )
+        .expect("match");
+        assert_eq!(p["alert_id"], "abc");
+        assert!(
+            match_path(
+                "/api/v1/emergency/{alert_id}/status",
+                "/api/v1/emergency//status"
+            )
+            .is_none()
+        );
+        assert!(
+            literal_segments("/api/v1/patients/search") > literal_segments("/api/v1/patients/{id}")
+        );
+    }
+}

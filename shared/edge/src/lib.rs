@@ -1,0 +1,14 @@
+//! The glue every Lambda function shares: problem+json errors, JSON bodies, request ids,
+//! structured logs, CORS, and the route catalogue.
+
+pub mod catalogue;
+pub mod cors;
+pub mod json;
+pub mod logging;
+pub mod problem;
+pub mod respond;
+
+pub use catalogue::{Access, CATALOGUE, HttpRoute, RouteMatch, match_route};
+pub use json::{json_response, parse_json};
+pub use problem::ApiError;
+pub use respond::{HandlerResult, request_id, respond};

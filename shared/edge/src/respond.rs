@@ -1,0 +1,62 @@
+//! The wrapper every HTTP handler runs in: request id, access log line, errors mapped once
+//! to problem+json. A handler returns `HandlerResult`; Lambda sees a response every time.
+
+use std::future::Future;
+use std::time::Instant;
+
+use http::HeaderValue;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::problem::ApiError;
+
+pub type HandlerResult = Result<Response<Body>, ApiError>;
+
+/// The request id API Gateway assigned (the same one the local gateway fabricates).
+pub fn request_id(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        Some(RequestContext::WebSocket(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| {
+        req.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+}
+
+/// Runs `handler`, maps its error to problem+json, stamps `x-request-id`, and logs one line.
+pub async fn respond<F, Fut>(req: Request, handler: F) -> Result<Response<Body>, lambda_http::Error>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let route = req
+        .request_context_ref()
+        .and_then(|c| match c {
+            RequestContext::ApiGatewayV2(ctx) => ctx.route_key.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| req.uri().path().to_owned());
+    let mut response = match handler(req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(id.as_deref()),
+    };
+    if let Some(value) = id.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    tracing::info!(
+        request_id = id.as_deref().unwrap_or("-"),
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    Ok(response)
+}

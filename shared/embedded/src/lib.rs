@@ -1,0 +1,265 @@
+//! The embedded backend: every port on one machine. Table, queues and topics live in one
+//! SQLite file (WAL, shared safely by several processes); keys are wrapped under a local
+//! master key file; WebSocket pushes go to sockets the local gateway holds in-process.
+
+mod db;
+pub mod filter;
+mod keyring;
+mod publisher;
+mod queue;
+mod sockets;
+mod table;
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use haven_domain::Clock;
+use haven_domain::catalogue::{QUEUES, TOPICS};
+
+pub use keyring::FileKeyRing;
+pub use publisher::{SmsRecord, SqlitePublisher};
+pub use queue::SqliteQueue;
+pub use sockets::LocalSockets;
+pub use table::SqliteTable;
+
+use db::Database;
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "haven.sqlite3";
+/// The master key file inside the data directory.
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("cannot use {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the database failed: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error(
+        "the database has schema version {found}, newer than this build supports ({supported})"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error(
+        "the key file {path} may be read by group or others (mode {mode:o}); make it owner-only (chmod 600)"
+    )]
+    KeyFilePermissions { path: PathBuf, mode: u32 },
+    #[error("the key file {path} holds {len} bytes, not 32")]
+    KeyFileSize { path: PathBuf, len: u64 },
+    #[error("no queue named {0}")]
+    UnknownQueue(String),
+    #[error("no topic named {0}")]
+    UnknownTopic(String),
+    #[error("invalid declaration: {0}")]
+    Invalid(String),
+}
+
+/// Every port of the embedded backend. The handles are cheap clones sharing one connection.
+#[derive(Clone)]
+pub struct EmbeddedBackend {
+    pub table: SqliteTable,
+    pub queue: SqliteQueue,
+    pub publisher: SqlitePublisher,
+    pub key_ring: FileKeyRing,
+    pub connections: LocalSockets,
+}
+
+impl EmbeddedBackend {
+    /// Creates `data_dir` if needed, opens/creates `data_dir/haven.sqlite3` (WAL) and
+    /// `data_dir/master.key`, declares every queue of `catalogue::QUEUES` and every topic and
+    /// subscription of `catalogue::TOPICS`.
+    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, EmbeddedError> {
+        // Owner-only, as the directory holds the master key (existing directories are left
+        // as they are).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|source| EmbeddedError::Io {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+        let key_ring = FileKeyRing::open(&data_dir.join(MASTER_KEY_FILE))?;
+        let db = Database::open(&data_dir.join(DATABASE_FILE), clock)?;
+        let backend = EmbeddedBackend {
+            table: SqliteTable::new(db.clone()),
+            queue: SqliteQueue::new(db.clone()),
+            publisher: SqlitePublisher::new(db.clone()),
+            key_ring,
+            connections: LocalSockets::default(),
+        };
+        for q in QUEUES {
+            let dead_letter = q.dead_letter.map(|d| (d.queue, d.max_receives));
+            backend
+                .queue
+                .declare(q.name, q.visibility_timeout, dead_letter)?;
+        }
+        for topic in TOPICS {
+            backend.publisher.declare_topic(topic.name)?;
+            for s in topic.subscriptions {
+                backend
+                    .publisher
+                    .subscribe(topic.name, s.queue, s.filter_policy)?;
+            }
+        }
+        Ok(backend)
+    }
+
+    /// Cheap readiness probe of the database (a trivial query).
+    pub fn ping(&self) -> Result<(), EmbeddedError> {
+        self.table
+            .database()
+            .lock()
+            .query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use haven_domain::{ManualClock, Timestamp};
+
+    use crate::EmbeddedBackend;
+
+    /// Where test clocks start (not `const`: `Timestamp::from_millis` is not).
+    pub(crate) fn start() -> Timestamp {
+        Timestamp::from_millis(1_700_000_000_000)
+    }
+
+    /// A backend in a fresh directory on a clock that moves only when told to.
+    pub(crate) fn backend() -> (tempfile::TempDir, EmbeddedBackend, ManualClock) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = ManualClock::at(start());
+        let backend =
+            EmbeddedBackend::open(dir.path(), Arc::new(clock.clone())).expect("open backend");
+        (dir, backend, clock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use haven_domain::ports::{Condition, OutgoingMessage, Queue, ReceiveOptions, Table};
+    use haven_domain::{Item, Key, ManualClock, Value};
+
+    use super::*;
+    use crate::testing::{backend, start};
+
+    #[tokio::test]
+    async fn two_opens_of_one_directory_see_each_others_writes() {
+        let (dir, first, _) = backend();
+        let second = EmbeddedBackend::open(dir.path(), Arc::new(ManualClock::at(start())))
+            .expect("second open");
+        first.ping().expect("ping");
+        second.ping().expect("ping");
+
+        let key = Key::new("USER#1", "PROFILE");
+        first
+            .table
+            .put(Item::new(&key).with("name", Value::s("Wanjiru")), None)
+            .await
+            .expect("put");
+        let seen = second.table.get(&key).await.expect("get").expect("item");
+        assert_eq!(seen.s("name"), Some("Wanjiru"));
+        // The second sees the first's item for conditions too.
+        let again = second
+            .table
+            .put(Item::new(&key), Some(Condition::item_absent()))
+            .await;
+        assert_eq!(again, Err(haven_domain::ports::TableError::ConditionFailed));
+
+        second
+            .queue
+            .send("sms", OutgoingMessage::new("hello"))
+            .await
+            .expect("send");
+        let got = first
+            .queue
+            .receive("sms", ReceiveOptions::default())
+            .await
+            .expect("receive");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, "hello");
+
+        // Both opened the same key file, so keys wrapped by one unwrap in the other.
+        let context = haven_domain::ports::EncryptionContext::new().with("record", "1");
+        use haven_domain::ports::KeyRing;
+        let data_key = first
+            .key_ring
+            .generate_data_key(&context)
+            .await
+            .expect("generate");
+        let plain = second
+            .key_ring
+            .decrypt_data_key(&data_key.wrapped, &context)
+            .await
+            .expect("decrypt");
+        assert_eq!(*plain, *data_key.plaintext);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_on_two_connections_all_succeed() {
+        let (dir, first, _) = backend();
+        let second = EmbeddedBackend::open(dir.path(), Arc::new(ManualClock::at(start())))
+            .expect("second open");
+        let mut tasks = Vec::new();
+        for (n, backend) in [first.clone(), second.clone()].into_iter().enumerate() {
+            tasks.push(tokio::spawn(async move {
+                for i in 0..50 {
+                    backend
+                        .table
+                        .update(
+                            &Key::new("COUNTER", "X"),
+                            haven_domain::ports::Update::new().add("n", 1),
+                            None,
+                        )
+                        .await
+                        .expect("update");
+                    backend
+                        .table
+                        .put(Item::new(&Key::new("P", format!("{n}-{i}"))), None)
+                        .await
+                        .expect("put");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let counter = first
+            .table
+            .get(&Key::new("COUNTER", "X"))
+            .await
+            .expect("get")
+            .expect("item");
+        assert_eq!(counter.i64("n"), Some(100));
+    }
+
+    #[test]
+    fn open_declares_the_catalogue_and_is_idempotent() {
+        let (dir, backend, clock) = backend();
+        drop(backend);
+        let again = EmbeddedBackend::open(dir.path(), Arc::new(clock)).expect("reopen");
+        assert!(matches!(
+            again.publisher.subscribe("alerts", "no-such-queue", ""),
+            Err(EmbeddedError::UnknownQueue(_))
+        ));
+        assert!(matches!(
+            again.publisher.subscribe("no-such-topic", "sms", ""),
+            Err(EmbeddedError::UnknownTopic(_))
+        ));
+        assert!(matches!(
+            again
+                .publisher
+                .subscribe("alerts", "sms", r#"{"a":"not-an-array"}"#),
+            Err(EmbeddedError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,247 @@
+//! Builds the ports for this process, once, from its environment, and runs a handler as a
+//! Lambda function on them. `HAVEN_BACKEND=embedded` (the default: SQLite and a key file in
+//! `HAVEN_DATA_DIR`) or `HAVEN_BACKEND=aws` (DynamoDB, SQS, SNS, KMS; `AWS_ENDPOINT_URL`
+//! points them anywhere, moto's server included).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use haven_aws::AwsBackend;
+use haven_domain::ports::Ports;
+use haven_domain::{Clock, IdGenerator, RandomIds, SystemClock};
+use haven_embedded::EmbeddedBackend;
+
+pub use haven_edge;
+pub use lambda_http;
+pub use lambda_runtime;
+pub use tokio;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Aws,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("HAVEN_BACKEND must be `embedded` or `aws`, not `{0}`")]
+    UnknownBackend(String),
+    #[error("cannot open the embedded backend in {dir}: {source}")]
+    Embedded {
+        dir: PathBuf,
+        source: haven_embedded::EmbeddedError,
+    },
+}
+
+impl Backend {
+    pub fn from_env() -> Result<Self, PlatformError> {
+        match std::env::var("HAVEN_BACKEND").as_deref() {
+            Err(_) | Ok("") | Ok("embedded") => Ok(Backend::Embedded),
+            Ok("aws") => Ok(Backend::Aws),
+            Ok(other) => Err(PlatformError::UnknownBackend(other.to_owned())),
+        }
+    }
+}
+
+/// Where the embedded backend keeps its SQLite file and key file.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("HAVEN_DATA_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".haven"))
+}
+
+/// The ports on the embedded backend.
+pub struct EmbeddedPorts {
+    pub backend: EmbeddedBackend,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl EmbeddedPorts {
+    pub fn open(
+        dir: PathBuf,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Result<Self, PlatformError> {
+        let backend = EmbeddedBackend::open(&dir, clock.clone())
+            .map_err(|source| PlatformError::Embedded { dir, source })?;
+        Ok(EmbeddedPorts {
+            backend,
+            clock,
+            ids,
+        })
+    }
+    pub fn from_env() -> Result<Self, PlatformError> {
+        Self::open(data_dir(), Arc::new(SystemClock), Arc::new(RandomIds))
+    }
+}
+
+impl Ports for EmbeddedPorts {
+    type Table = haven_embedded::SqliteTable;
+    type Queue = haven_embedded::SqliteQueue;
+    type Publisher = haven_embedded::SqlitePublisher;
+    type KeyRing = haven_embedded::FileKeyRing;
+    type Connections = haven_embedded::LocalSockets;
+
+    fn table(&self) -> &Self::Table {
+        &self.backend.table
+    }
+    fn queue(&self) -> &Self::Queue {
+        &self.backend.queue
+    }
+    fn publisher(&self) -> &Self::Publisher {
+        &self.backend.publisher
+    }
+    fn key_ring(&self) -> &Self::KeyRing {
+        &self.backend.key_ring
+    }
+    fn connections(&self) -> &Self::Connections {
+        &self.backend.connections
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn ids(&self) -> &dyn IdGenerator {
+        self.ids.as_ref()
+    }
+    fn backend_name(&self) -> &'static str {
+        "embedded"
+    }
+}
+
+/// The ports on AWS (or any AWS-compatible endpoint).
+pub struct AwsPorts {
+    pub backend: AwsBackend,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl AwsPorts {
+    pub fn new(backend: AwsBackend, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        AwsPorts {
+            backend,
+            clock,
+            ids,
+        }
+    }
+    pub async fn from_env() -> Self {
+        Self::from_settings(haven_aws::AwsSettings::from_env()).await
+    }
+    pub async fn from_settings(settings: haven_aws::AwsSettings) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let backend = AwsBackend::new(&sdk, settings, clock.clone());
+        AwsPorts {
+            backend,
+            clock,
+            ids: Arc::new(RandomIds),
+        }
+    }
+}
+
+impl Ports for AwsPorts {
+    type Table = haven_aws::DynamoTable;
+    type Queue = haven_aws::SqsQueue;
+    type Publisher = haven_aws::SnsPublisher;
+    type KeyRing = haven_aws::KmsKeyRing;
+    type Connections = haven_aws::ApiGatewayConnections;
+
+    fn table(&self) -> &Self::Table {
+        &self.backend.table
+    }
+    fn queue(&self) -> &Self::Queue {
+        &self.backend.queue
+    }
+    fn publisher(&self) -> &Self::Publisher {
+        &self.backend.publisher
+    }
+    fn key_ring(&self) -> &Self::KeyRing {
+        &self.backend.key_ring
+    }
+    fn connections(&self) -> &Self::Connections {
+        &self.backend.connections
+    }
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+    fn ids(&self) -> &dyn IdGenerator {
+        self.ids.as_ref()
+    }
+    fn backend_name(&self) -> &'static str {
+        "aws"
+    }
+}
+
+/// Runs an async `main` body on a multi-threaded runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => panic!("cannot start the async runtime: {e}"),
+    }
+}
+
+/// `main` for an HTTP function: `haven_platform::http_function!(haven_ops::health_ready);`
+/// builds the ports once, then serves every invocation with the handler.
+#[macro_export]
+macro_rules! http_function {
+    ($handler:path) => {
+        fn main() -> Result<(), $crate::lambda_http::Error> {
+            $crate::haven_edge::logging::init();
+            $crate::block_on(async {
+                match $crate::Backend::from_env()? {
+                    $crate::Backend::Embedded => {
+                        let ports = $crate::EmbeddedPorts::from_env()?;
+                        let ports = &ports;
+                        $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| {
+                            $crate::haven_edge::respond(req, move |req| $handler(ports, req))
+                        }))
+                        .await
+                    }
+                    $crate::Backend::Aws => {
+                        let ports = $crate::AwsPorts::from_env().await;
+                        let ports = &ports;
+                        $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| {
+                            $crate::haven_edge::respond(req, move |req| $handler(ports, req))
+                        }))
+                        .await
+                    }
+                }
+            })
+        }
+    };
+}
+
+/// `main` for a WebSocket route function, whose handler takes the API Gateway WebSocket
+/// event and returns the proxy response.
+#[macro_export]
+macro_rules! socket_function {
+    ($handler:path) => {
+        fn main() -> Result<(), $crate::lambda_runtime::Error> {
+            $crate::haven_edge::logging::init();
+            $crate::block_on(async {
+                match $crate::Backend::from_env()? {
+                    $crate::Backend::Embedded => {
+                        let ports = $crate::EmbeddedPorts::from_env()?;
+                        let ports = &ports;
+                        $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
+                            move |event| $handler(ports, event),
+                        ))
+                        .await
+                    }
+                    $crate::Backend::Aws => {
+                        let ports = $crate::AwsPorts::from_env().await;
+                        let ports = &ports;
+                        $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
+                            move |event| $handler(ports, event),
+                        ))
+                        .await
+                    }
+                }
+            })
+        }
+    };
+}

@@ -1,0 +1,96 @@
+//! A real local gateway on a loopback port, for end-to-end tests over HTTP and WebSocket.
+
+use std::sync::Arc;
+
+use haven_domain::ports::Ports;
+use haven_domain::{RandomIds, SystemClock};
+use haven_embedded::LocalSockets;
+use haven_local::Gateway;
+use haven_platform::{AwsPorts, EmbeddedPorts};
+
+pub struct RunningGateway {
+    pub base_url: String,
+    pub ws_url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl RunningGateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn start<P: Ports>(
+    ports: Arc<P>,
+    sockets: LocalSockets,
+    listener: tokio::net::TcpListener,
+    dir: Option<tempfile::TempDir>,
+) -> RunningGateway {
+    let addr = listener.local_addr().expect("bound");
+    haven_local::seed::load_demo(ports.table(), ports.clock().now())
+        .await
+        .expect("demo data");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let gateway = Gateway::new(ports, sockets);
+    tokio::spawn(async move {
+        let _ = gateway
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    RunningGateway {
+        base_url: format!("http://{addr}"),
+        ws_url: format!("ws://{addr}"),
+        shutdown: Some(tx),
+        _dir: dir,
+    }
+}
+
+/// A gateway on the embedded backend in a fresh temporary data directory, with demo data.
+pub async fn embedded() -> RunningGateway {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let ports = EmbeddedPorts::open(
+        dir.path().to_path_buf(),
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+    )
+    .expect("embedded ports");
+    let sockets = ports.backend.connections.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    start(Arc::new(ports), sockets, listener, Some(dir)).await
+}
+
+/// A gateway on the AWS adapters against moto, with a fresh stack of its own.
+pub async fn aws() -> RunningGateway {
+    let sdk = crate::backends::aws_sdk_config().await;
+    let prefix = crate::backends::unique("g") + "-";
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    let settings = haven_aws::AwsSettings {
+        table_name: format!("{prefix}haven"),
+        kms_key_id: format!("alias/{prefix}haven"),
+        resource_prefix: prefix,
+        // Sockets live in this gateway; the adapter posts to its `/@connections`.
+        websocket_endpoint: Some(format!("http://{addr}")),
+    };
+    haven_aws::provision::provision_all(&sdk, &settings)
+        .await
+        .expect("provision on moto");
+    let backend = haven_aws::AwsBackend::new(&sdk, settings, Arc::new(SystemClock));
+    let ports = AwsPorts::new(backend, Arc::new(SystemClock), Arc::new(RandomIds));
+    start(Arc::new(ports), LocalSockets::default(), listener, None).await
+}

@@ -1,0 +1,388 @@
+//! The route catalogue is the one list of Haven's functions. These tests hold template.yaml,
+//! docs/openapi.yaml, events/, the binaries and the local gateway to it, both ways round.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use haven_domain::catalogue::{QUEUES, TOPICS};
+use haven_edge::catalogue::{
+    CATALOGUE, FALLBACK_FUNCTION, QUEUE_WORKERS, SOCKET_ROUTES, all_functions,
+};
+use serde_yaml_ng::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn yaml(path: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Strips a CloudFormation tag (`!Sub "..."`) down to its value.
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => &t.value,
+        other => other,
+    }
+}
+
+fn str_of(v: &Value) -> Option<&str> {
+    untag(v).as_str()
+}
+
+struct Template {
+    resources: BTreeMap<String, Value>,
+}
+
+impl Template {
+    fn load() -> Self {
+        let doc = yaml("template.yaml");
+        let resources = doc["Resources"]
+            .as_mapping()
+            .expect("Resources")
+            .iter()
+            .map(|(k, v)| (k.as_str().expect("logical id").to_owned(), v.clone()))
+            .collect();
+        Template { resources }
+    }
+
+    fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
+        self.resources
+            .iter()
+            .filter(move |(_, r)| r["Type"].as_str() == Some(kind))
+    }
+
+    /// Logical id → binary name of every function.
+    fn functions(&self) -> BTreeMap<String, String> {
+        self.of_type("AWS::Serverless::Function")
+            .map(|(id, r)| {
+                assert_eq!(
+                    r["Metadata"]["BuildMethod"].as_str(),
+                    Some("rust-cargolambda"),
+                    "{id} build method"
+                );
+                let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id} has no Binary"));
+                (id.clone(), binary.to_owned())
+            })
+            .collect()
+    }
+
+    /// (method, path) → binary, and the binary of the `$default` route.
+    fn http_routes(&self) -> (BTreeMap<(String, String), String>, Vec<String>) {
+        let functions = self.functions();
+        let mut routes = BTreeMap::new();
+        let mut defaults = Vec::new();
+        for (id, r) in self.of_type("AWS::Serverless::Function") {
+            let Some(events) = r["Properties"]["Events"].as_mapping() else {
+                continue;
+            };
+            for (_, e) in events {
+                if e["Type"].as_str() != Some("HttpApi") {
+                    continue;
+                }
+                let p = &e["Properties"];
+                match (p["Method"].as_str(), p["Path"].as_str()) {
+                    (Some(m), Some(path)) => {
+                        let previous = routes
+                            .insert((m.to_uppercase(), path.to_owned()), functions[id].clone());
+                        assert!(previous.is_none(), "{m} {path} declared twice");
+                    }
+                    (None, None) => defaults.push(functions[id].clone()),
+                    _ => panic!(
+                        "{id}: an HttpApi event needs both Path and Method, or neither for $default"
+                    ),
+                }
+            }
+        }
+        (routes, defaults)
+    }
+
+    /// Route key → binary, following Route → Integration → Function.
+    fn socket_routes(&self) -> BTreeMap<String, String> {
+        let functions = self.functions();
+        self.of_type("AWS::ApiGatewayV2::Route")
+            .map(|(id, r)| {
+                let key = r["Properties"]["RouteKey"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id} RouteKey"))
+                    .to_owned();
+                let target = str_of(&r["Properties"]["Target"]).expect("Target");
+                let integration = target
+                    .trim_start_matches("integrations/${")
+                    .trim_end_matches('}');
+                let uri = str_of(&self.resources[integration]["Properties"]["IntegrationUri"])
+                    .expect("IntegrationUri");
+                let function = functions
+                    .keys()
+                    .find(|f| uri.contains(&format!("${{{f}.Arn}}")))
+                    .unwrap_or_else(|| panic!("{id}: integration points at no function"));
+                (key, functions[function].clone())
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn every_http_route_is_in_the_template_and_nothing_else() {
+    let (routes, defaults) = Template::load().http_routes();
+    let catalogue: BTreeMap<(String, String), String> = CATALOGUE
+        .iter()
+        .map(|r| {
+            (
+                (r.method.to_owned(), r.path.to_owned()),
+                r.function.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes, catalogue,
+        "template.yaml HttpApi events vs the route catalogue"
+    );
+    assert_eq!(
+        defaults,
+        [FALLBACK_FUNCTION],
+        "exactly one $default route, served by the fallback"
+    );
+}
+
+#[test]
+fn every_socket_route_is_in_the_template_and_nothing_else() {
+    let routes = Template::load().socket_routes();
+    let catalogue: BTreeMap<String, String> = SOCKET_ROUTES
+        .iter()
+        .map(|r| (r.route_key.to_owned(), r.function.to_owned()))
+        .collect();
+    assert_eq!(routes, catalogue);
+}
+
+#[test]
+fn every_template_function_is_a_catalogue_function() {
+    let in_template: BTreeSet<String> = Template::load().functions().into_values().collect();
+    let catalogue: BTreeSet<String> = all_functions().into_iter().map(str::to_owned).collect();
+    assert_eq!(in_template, catalogue);
+}
+
+#[test]
+fn every_function_has_a_binary_of_its_name() {
+    let mut bins = BTreeSet::new();
+    for dir in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let bin_dir = dir.expect("entry").path().join("src/bin");
+        let Ok(entries) = std::fs::read_dir(&bin_dir) else {
+            continue;
+        };
+        for e in entries {
+            let name = e
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned();
+            assert!(bins.insert(name.clone()), "binary {name} defined twice");
+        }
+    }
+    let catalogue: BTreeSet<String> = all_functions().into_iter().map(str::to_owned).collect();
+    assert_eq!(bins, catalogue, "functions/*/src/bin vs the catalogue");
+}
+
+#[test]
+fn the_openapi_document_lists_exactly_the_catalogue() {
+    let doc = yaml("docs/openapi.yaml");
+    let mut documented = BTreeMap::new();
+    for (path, item) in doc["paths"].as_mapping().expect("paths") {
+        let path = path.as_str().expect("path");
+        for (method, op) in item.as_mapping().expect("path item") {
+            let method = method.as_str().expect("method").to_uppercase();
+            if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
+                continue;
+            }
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            documented.insert((method, path.to_owned()), id.to_owned());
+        }
+    }
+    let catalogue: BTreeMap<(String, String), String> = CATALOGUE
+        .iter()
+        .map(|r| {
+            (
+                (r.method.to_owned(), r.path.to_owned()),
+                r.function.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        documented, catalogue,
+        "docs/openapi.yaml vs the catalogue (operationId = function)"
+    );
+}
+
+#[test]
+fn every_function_has_a_sample_event_of_its_type() {
+    let mut files = BTreeSet::new();
+    for e in std::fs::read_dir(root().join("events")).expect("events/") {
+        let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+        files.insert(
+            name.strip_suffix(".json")
+                .unwrap_or_else(|| panic!("events/{name} is not .json"))
+                .to_owned(),
+        );
+    }
+    let catalogue: BTreeSet<String> = all_functions().into_iter().map(str::to_owned).collect();
+    assert_eq!(files, catalogue, "events/*.json vs the catalogue");
+    let read =
+        |f: &str| std::fs::read_to_string(root().join(format!("events/{f}.json"))).expect("event");
+    for r in CATALOGUE
+        .iter()
+        .map(|r| r.function)
+        .chain([FALLBACK_FUNCTION])
+    {
+        let text = read(r);
+        serde_json::from_str::<aws_lambda_events::apigw::ApiGatewayV2httpRequest>(&text)
+            .unwrap_or_else(|e| panic!("events/{r}.json is not an HTTP API event: {e}"));
+        lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("events/{r}.json: lambda_http refuses it: {e}"));
+    }
+    for r in SOCKET_ROUTES {
+        let event: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest =
+            serde_json::from_str(&read(r.function)).unwrap_or_else(|e| {
+                panic!("events/{}.json is not a WebSocket event: {e}", r.function)
+            });
+        assert_eq!(
+            event.request_context.route_key.as_deref(),
+            Some(r.route_key)
+        );
+    }
+    for w in QUEUE_WORKERS {
+        serde_json::from_str::<aws_lambda_events::sqs::SqsEvent>(&read(w.function))
+            .unwrap_or_else(|e| panic!("events/{}.json is not an SQS event: {e}", w.function));
+    }
+    for r in CATALOGUE {
+        let text = read(r.function);
+        let event: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            event["routeKey"],
+            format!("{} {}", r.method, r.path),
+            "events/{}.json route key",
+            r.function
+        );
+    }
+}
+
+#[test]
+fn the_local_gateway_serves_every_function() {
+    type P = haven_platform::EmbeddedPorts;
+    for r in CATALOGUE
+        .iter()
+        .map(|r| r.function)
+        .chain([FALLBACK_FUNCTION])
+    {
+        assert!(
+            haven_local::functions::http_function::<P>(r).is_some(),
+            "gateway lacks {r}"
+        );
+    }
+    for r in SOCKET_ROUTES {
+        assert!(
+            haven_local::functions::socket_function::<P>(r.function).is_some(),
+            "gateway lacks {}",
+            r.function
+        );
+    }
+    for w in QUEUE_WORKERS {
+        assert!(
+            haven_local::functions::worker_function::<P>(w.function).is_some(),
+            "gateway lacks {}",
+            w.function
+        );
+    }
+}
+
+#[test]
+fn the_template_declares_the_catalogue_queues_and_subscriptions() {
+    let t = Template::load();
+    let names: BTreeMap<String, (String, Value)> = t
+        .of_type("AWS::SQS::Queue")
+        .map(|(id, r)| {
+            let name = str_of(&r["Properties"]["QueueName"])
+                .expect("QueueName")
+                .trim_start_matches("haven-${Stage}-")
+                .to_owned();
+            (name, (id.clone(), r.clone()))
+        })
+        .collect();
+    let declared: BTreeSet<&str> = names.keys().map(String::as_str).collect();
+    let catalogue: BTreeSet<&str> = QUEUES.iter().map(|q| q.name).collect();
+    assert_eq!(
+        declared, catalogue,
+        "template queues vs haven_domain::catalogue::QUEUES"
+    );
+    for q in QUEUES {
+        let (_, r) = &names[q.name];
+        let props = &r["Properties"];
+        assert_eq!(
+            props["VisibilityTimeout"].as_u64(),
+            Some(q.visibility_timeout.as_secs()),
+            "{} visibility",
+            q.name
+        );
+        match q.dead_letter {
+            Some(dl) => {
+                let redrive = &props["RedrivePolicy"];
+                assert_eq!(
+                    redrive["maxReceiveCount"].as_u64(),
+                    Some(u64::from(dl.max_receives)),
+                    "{} max receives",
+                    q.name
+                );
+                let target = untag(&redrive["deadLetterTargetArn"])
+                    .as_str()
+                    .expect("GetAtt");
+                assert_eq!(
+                    target,
+                    format!("{}.Arn", names[dl.queue].0),
+                    "{} dead-letter target",
+                    q.name
+                );
+            }
+            None => assert!(
+                props.get("RedrivePolicy").is_none(),
+                "{} has no dead-letter queue",
+                q.name
+            ),
+        }
+    }
+    let subscriptions: BTreeMap<String, serde_json::Value> = t
+        .of_type("AWS::SNS::Subscription")
+        .map(|(_, r)| {
+            let p = &r["Properties"];
+            assert_eq!(p["RawMessageDelivery"].as_bool(), Some(true));
+            let endpoint = untag(&p["Endpoint"])
+                .as_str()
+                .expect("GetAtt")
+                .trim_end_matches(".Arn")
+                .to_owned();
+            let queue = names
+                .iter()
+                .find(|(_, (id, _))| *id == endpoint)
+                .map(|(n, _)| n.clone())
+                .expect("queue");
+            let policy: serde_json::Value =
+                serde_yaml_ng::from_value(p["FilterPolicy"].clone()).expect("policy");
+            (queue, policy)
+        })
+        .collect();
+    let expected: BTreeMap<String, serde_json::Value> = TOPICS
+        .iter()
+        .flat_map(|t| t.subscriptions)
+        .map(|s| {
+            (
+                s.queue.to_owned(),
+                serde_json::from_str(s.filter_policy).expect("policy"),
+            )
+        })
+        .collect();
+    assert_eq!(subscriptions, expected);
+}
