@@ -8,9 +8,17 @@ use haven_embedded::LocalSockets;
 use haven_local::Gateway;
 use haven_platform::{AwsPorts, EmbeddedPorts};
 
+type Rotate = Box<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>;
+
+/// The system admin every test gateway starts with.
+pub const ADMIN_EMAIL: &str = "admin@haven.test";
+pub const ADMIN_PASSWORD: &str = "violet harbour compass 93 drum";
+
 pub struct RunningGateway {
     pub base_url: String,
     pub ws_url: String,
+    /// Rotates the JWT signing key, as `haven-admin rotate-signing-key` does.
+    pub rotate_signing_key: Rotate,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -39,6 +47,18 @@ async fn start<P: Ports>(
     haven_local::seed::load_demo(ports.table(), ports.clock().now())
         .await
         .expect("demo data");
+    haven_domain::identity::accounts::bootstrap_admin(ports.as_ref(), ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("admin");
+    let for_rotation = ports.clone();
+    let rotate_signing_key: Rotate = Box::new(move || {
+        let ports = for_rotation.clone();
+        Box::pin(async move {
+            haven_domain::identity::keys::rotate(ports.as_ref())
+                .await
+                .expect("rotate")
+        })
+    });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let gateway = Gateway::new(ports, sockets);
     tokio::spawn(async move {
@@ -49,6 +69,7 @@ async fn start<P: Ports>(
             .await;
     });
     RunningGateway {
+        rotate_signing_key,
         base_url: format!("http://{addr}"),
         ws_url: format!("ws://{addr}"),
         shutdown: Some(tx),

@@ -2,7 +2,7 @@
 
 use haven_domain::health;
 use haven_domain::ports::Ports;
-use haven_edge::{ApiError, HandlerResult, RouteMatch, json_response, match_route};
+use haven_edge::{ApiError, Caller, HandlerResult, RouteMatch, json_response, match_route};
 use http::StatusCode;
 use lambda_http::Request;
 use serde::Serialize;
@@ -17,7 +17,7 @@ struct Live {
 
 /// `GET /api/v1/health/live`: answers while the process can serve; touches nothing else, so
 /// a slow dependency never gets a healthy process restarted.
-pub async fn health_live<P: Ports>(_ports: &P, _req: Request) -> HandlerResult {
+pub async fn health_live<P: Ports>(_ports: &P, _caller: Caller, _req: Request) -> HandlerResult {
     json_response(
         StatusCode::OK,
         &Live {
@@ -29,7 +29,7 @@ pub async fn health_live<P: Ports>(_ports: &P, _req: Request) -> HandlerResult {
 
 /// `GET /api/v1/health/ready`: 200 when the table and the queues answer, else 503 with the
 /// failing dependency named.
-pub async fn health_ready<P: Ports>(ports: &P, _req: Request) -> HandlerResult {
+pub async fn health_ready<P: Ports>(ports: &P, _caller: Caller, _req: Request) -> HandlerResult {
     let readiness = health::readiness(ports).await;
     let status = if readiness.ready {
         StatusCode::OK
@@ -48,7 +48,7 @@ struct Summary {
 }
 
 /// `GET /api/v1/health`: liveness and readiness in one report for people and dashboards.
-pub async fn health<P: Ports>(ports: &P, _req: Request) -> HandlerResult {
+pub async fn health<P: Ports>(ports: &P, _caller: Caller, _req: Request) -> HandlerResult {
     let readiness = health::readiness(ports).await;
     let (code, status) = if readiness.ready {
         (StatusCode::OK, "ok")
@@ -67,7 +67,7 @@ pub async fn health<P: Ports>(ports: &P, _req: Request) -> HandlerResult {
 
 /// API Gateway's `$default` route: whatever no route matched. Tells a wrong method (405,
 /// with `Allow`) from an unknown path (404), in problem+json like every other error.
-pub async fn route_not_found<P: Ports>(_ports: &P, req: Request) -> HandlerResult {
+pub async fn route_not_found<P: Ports>(_ports: &P, _caller: Caller, req: Request) -> HandlerResult {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     Err(match match_route(&method, &path) {

@@ -31,12 +31,17 @@ fn json(response: &lambda_http::Response<Body>) -> Value {
     }
 }
 
-async fn call<F, Fut>(req: Request, handler: F) -> lambda_http::Response<Body>
+async fn call<F, Fut>(
+    ports: &EmbeddedPorts,
+    function: &str,
+    req: Request,
+    handler: F,
+) -> lambda_http::Response<Body>
 where
-    F: FnOnce(Request) -> Fut,
+    F: FnOnce(haven_edge::Caller, Request) -> Fut,
     Fut: std::future::Future<Output = haven_edge::HandlerResult>,
 {
-    haven_edge::respond(req, handler)
+    haven_edge::respond(ports, function, req, handler)
         .await
         .expect("respond never fails")
 }
@@ -44,8 +49,8 @@ where
 #[tokio::test]
 async fn live_answers_without_touching_dependencies() {
     let (ports, _dir) = ports();
-    let r = call(event("health-live"), |req| {
-        haven_ops::health_live(&ports, req)
+    let r = call(&ports, "health-live", event("health-live"), |c, req| {
+        haven_ops::health_live(&ports, c, req)
     })
     .await;
     assert_eq!(r.status(), 200);
@@ -60,8 +65,8 @@ async fn live_answers_without_touching_dependencies() {
 #[tokio::test]
 async fn ready_checks_the_table_and_every_channel_queue() {
     let (ports, _dir) = ports();
-    let r = call(event("health-ready"), |req| {
-        haven_ops::health_ready(&ports, req)
+    let r = call(&ports, "health-ready", event("health-ready"), |c, req| {
+        haven_ops::health_ready(&ports, c, req)
     })
     .await;
     assert_eq!(r.status(), 200);
@@ -78,7 +83,10 @@ async fn ready_checks_the_table_and_every_channel_queue() {
 #[tokio::test]
 async fn summary_reports_ok_and_version() {
     let (ports, _dir) = ports();
-    let r = call(event("health"), |req| haven_ops::health(&ports, req)).await;
+    let r = call(&ports, "health", event("health"), |c, req| {
+        haven_ops::health(&ports, c, req)
+    })
+    .await;
     assert_eq!(r.status(), 200);
     let body = json(&r);
     assert_eq!(body["status"], "ok");
@@ -89,9 +97,12 @@ async fn summary_reports_ok_and_version() {
 async fn the_fallback_tells_wrong_methods_from_unknown_paths() {
     let (ports, _dir) = ports();
     // The sample is `DELETE /api/v1/health/ready`, a path that exists with another method.
-    let r = call(event("route-not-found"), |req| {
-        haven_ops::route_not_found(&ports, req)
-    })
+    let r = call(
+        &ports,
+        "route-not-found",
+        event("route-not-found"),
+        |c, req| haven_ops::route_not_found(&ports, c, req),
+    )
     .await;
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
@@ -101,7 +112,10 @@ async fn the_fallback_tells_wrong_methods_from_unknown_paths() {
         .uri("https://example.org/api/v1/nowhere")
         .body(Body::Empty)
         .expect("request");
-    let r = call(unknown, |req| haven_ops::route_not_found(&ports, req)).await;
+    let r = call(&ports, "route-not-found", unknown, |c, req| {
+        haven_ops::route_not_found(&ports, c, req)
+    })
+    .await;
     assert_eq!(r.status(), 404);
     assert_eq!(json(&r)["type"], "/problems/route-not-found");
 }

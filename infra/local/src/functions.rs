@@ -25,9 +25,15 @@ pub type WorkerFunction<P> =
 
 /// Wraps a handler exactly as `haven_platform::http_function!` does in a Lambda binary.
 macro_rules! http {
-    ($handler:path) => {
+    ($function:literal, $handler:path) => {
         |ports, req| {
-            Box::pin(async move { haven_edge::respond(req, |req| $handler(&*ports, req)).await })
+            Box::pin(async move {
+                let ports = &*ports;
+                haven_edge::respond(ports, $function, req, |caller, req| {
+                    $handler(ports, caller, req)
+                })
+                .await
+            })
         }
     };
 }
@@ -40,10 +46,25 @@ macro_rules! socket {
 
 pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
     let f: HttpFunction<P> = match function {
-        "health" => http!(haven_ops::health),
-        "health-live" => http!(haven_ops::health_live),
-        "health-ready" => http!(haven_ops::health_ready),
-        "route-not-found" => http!(haven_ops::route_not_found),
+        "health" => http!("health", haven_ops::health),
+        "health-live" => http!("health-live", haven_ops::health_live),
+        "health-ready" => http!("health-ready", haven_ops::health_ready),
+        "route-not-found" => http!("route-not-found", haven_ops::route_not_found),
+        "auth-register" => http!("auth-register", haven_identity::register),
+        "auth-login" => http!("auth-login", haven_identity::login),
+        "auth-verify" => http!("auth-verify", haven_identity::verify),
+        "auth-refresh" => http!("auth-refresh", haven_identity::refresh),
+        "auth-logout" => http!("auth-logout", haven_identity::logout),
+        "auth-me" => http!("auth-me", haven_identity::me),
+        "auth-mfa-enable" => http!("auth-mfa-enable", haven_identity::mfa_enable),
+        "auth-mfa-verify" => http!("auth-mfa-verify", haven_identity::mfa_verify),
+        "auth-emergency-bypass" => http!("auth-emergency-bypass", haven_identity::emergency_bypass),
+        "users-list" => http!("users-list", haven_identity::users_list),
+        "users-create" => http!("users-create", haven_identity::users_create),
+        "users-get" => http!("users-get", haven_identity::users_get),
+        "users-update" => http!("users-update", haven_identity::users_update),
+        "users-delete" => http!("users-delete", haven_identity::users_delete),
+        "jwks" => http!("jwks", haven_identity::jwks),
         _ => return None,
     };
     Some(f)

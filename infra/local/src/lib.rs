@@ -2,6 +2,7 @@
 //! WebSocket API and runs the queue workers, on either backend. It plays API Gateway and the
 //! Lambda event sources; the handlers are the very ones the Lambda binaries run.
 
+pub mod admin;
 pub mod events;
 pub mod functions;
 pub mod seed;

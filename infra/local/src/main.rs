@@ -55,6 +55,14 @@ async fn start<P: Ports>(
             tracing::info!(hospitals = loaded, "demo data loaded");
         }
     }
+    if let Some((email, password)) = haven_local::admin::bootstrap_from_env(ports.as_ref()).await? {
+        match password {
+            Some(p) => println!(
+                "Created the system admin {email} with password {p}  (shown once; `make clean-data` starts over)"
+            ),
+            None => println!("System admin: {email}"),
+        }
+    }
     let _workers = workers::spawn_all(&ports);
     let addr = listener.local_addr()?;
     let backend = ports.backend_name();

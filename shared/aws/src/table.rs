@@ -162,12 +162,12 @@ fn validate_query(query: &Query) -> Result<(), TableError> {
     if query.limit == Some(0) {
         return Err(TableError::Invalid("a query limit is at least 1".into()));
     }
-    if let Some(SortKey::Between(lo, hi)) = &query.sort {
-        if lo.as_bytes() > hi.as_bytes() {
-            return Err(TableError::Invalid(
-                "BETWEEN needs its lower bound first".into(),
-            ));
-        }
+    if let Some(SortKey::Between(lo, hi)) = &query.sort
+        && lo.as_bytes() > hi.as_bytes()
+    {
+        return Err(TableError::Invalid(
+            "BETWEEN needs its lower bound first".into(),
+        ));
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod geo;
 pub mod health;
 pub mod hospital;
+pub mod identity;
 pub mod ids;
 pub mod item;
 pub mod ports;

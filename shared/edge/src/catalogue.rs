@@ -14,7 +14,14 @@ pub enum Access {
     /// A signed-in caller holding one of these roles; the handler then checks object scope
     /// (ownership, hospital).
     Roles(&'static [Role]),
+    /// As `Roles`, and also an emergency bypass token (which acts as a patient).
+    RolesOrBypass(&'static [Role]),
 }
+
+/// Every role: any signed-in person.
+pub const ANYONE_SIGNED_IN: &[Role] = &Role::ALL;
+/// Those who manage accounts.
+pub const ACCOUNT_ADMINS: &[Role] = &[Role::SystemAdmin, Role::HospitalAdmin];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpRoute {
@@ -59,6 +66,7 @@ const fn route(
 }
 
 pub const CATALOGUE: &[HttpRoute] = &[
+    // ops
     route(
         "GET",
         "/api/v1/health",
@@ -80,7 +88,122 @@ pub const CATALOGUE: &[HttpRoute] = &[
         Access::Public,
         "The table and queues answer",
     ),
+    // identity
+    route(
+        "POST",
+        "/api/v1/auth/register",
+        "auth-register",
+        Access::Public,
+        "A patient creates an account",
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/login",
+        "auth-login",
+        Access::Public,
+        "Sign in with email and password",
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/verify",
+        "auth-verify",
+        Access::Public,
+        "Second step of a login that needs MFA",
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/refresh",
+        "auth-refresh",
+        Access::Public,
+        "Swap a refresh token for a new pair",
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/logout",
+        "auth-logout",
+        Access::Public,
+        "End the session of a refresh token",
+    ),
+    route(
+        "GET",
+        "/api/v1/auth/me",
+        "auth-me",
+        Access::Roles(ANYONE_SIGNED_IN),
+        "The signed-in account",
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/mfa/enable",
+        "auth-mfa-enable",
+        Access::Roles(ANYONE_SIGNED_IN),
+        "Start MFA enrolment",
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/mfa/verify",
+        "auth-mfa-verify",
+        Access::Roles(ANYONE_SIGNED_IN),
+        "Confirm MFA enrolment with a code",
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/emergency-bypass",
+        "auth-emergency-bypass",
+        Access::Public,
+        "An emergency token without a login",
+    ),
+    route(
+        "GET",
+        "/api/v1/users",
+        "users-list",
+        Access::Roles(ACCOUNT_ADMINS),
+        "Accounts an admin manages",
+    ),
+    route(
+        "POST",
+        "/api/v1/users",
+        "users-create",
+        Access::Roles(ACCOUNT_ADMINS),
+        "An admin creates an account",
+    ),
+    route(
+        "GET",
+        "/api/v1/users/{id}",
+        "users-get",
+        Access::Roles(ACCOUNT_ADMINS),
+        "One managed account",
+    ),
+    route(
+        "PUT",
+        "/api/v1/users/{id}",
+        "users-update",
+        Access::Roles(ACCOUNT_ADMINS),
+        "Change a managed account",
+    ),
+    route(
+        "DELETE",
+        "/api/v1/users/{id}",
+        "users-delete",
+        Access::Roles(ACCOUNT_ADMINS),
+        "Delete a managed account",
+    ),
+    route(
+        "GET",
+        "/.well-known/jwks.json",
+        "jwks",
+        Access::Public,
+        "Public keys that verify Haven's tokens",
+    ),
 ];
+
+/// The declared access of a function (the fallback is public).
+pub fn access_of(function: &str) -> Access {
+    CATALOGUE
+        .iter()
+        .find(|r| r.function == function)
+        .map(|r| r.access)
+        .unwrap_or(Access::Public)
+}
 
 /// Serves every request no route matches (API Gateway's `$default` route), so unknown paths
 /// and wrong methods get problem+json on AWS as they do locally.
@@ -197,7 +320,11 @@ mod tests {
     fn every_route_is_unique_and_under_api_v1() {
         let mut seen = std::collections::HashSet::new();
         for r in CATALOGUE {
-            assert!(r.path.starts_with("/api/v1/"), "{}", r.path);
+            assert!(
+                r.path.starts_with("/api/v1/") || r.path.starts_with("/.well-known/"),
+                "{}",
+                r.path
+            );
             assert!(
                 seen.insert((r.method, r.path)),
                 "duplicate {} {}",

@@ -89,6 +89,53 @@ pub fn json_response<T: Serialize>(
     Ok(response)
 }
 
+/// A path parameter the route template guarantees; 404 if it is missing or malformed.
+pub fn path_param<'a>(req: &'a Request, name: &str) -> Result<&'a str, ApiError> {
+    use lambda_http::RequestExt;
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .filter(|v| haven_domain::ids::is_valid_id(v))
+        .ok_or_else(|| ApiError::NotFound(name.trim_end_matches("_id").to_owned()))
+}
+
+/// An optional query parameter.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    use lambda_http::RequestExt;
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+}
+
+/// `?limit=` as a page size: 1 to `max`, `default` when absent.
+pub fn page_limit(req: &Request, default: u32, max: u32) -> Result<u32, ApiError> {
+    match query_param(req, "limit") {
+        None => Ok(default),
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(
+                "limit",
+                format!("limit is a whole number from 1 to {max}"),
+            )),
+        },
+    }
+}
+
+/// `?cursor=` as a table cursor; a cursor we did not issue is a 422 on `cursor`.
+pub fn page_cursor(req: &Request) -> Result<Option<haven_domain::ports::Cursor>, ApiError> {
+    query_param(req, "cursor")
+        .map(|c| {
+            haven_domain::ports::Cursor::parse(c)
+                .map_err(|_| ApiError::invalid("cursor", "the cursor is not valid"))
+        })
+        .transpose()
+}
+
+/// 204 with no body.
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The glue every Lambda function shares: problem+json errors, JSON bodies, request ids,
 //! structured logs, CORS, and the route catalogue.
 
+pub mod auth;
 pub mod catalogue;
 pub mod cors;
 pub mod json;
@@ -8,7 +9,10 @@ pub mod logging;
 pub mod problem;
 pub mod respond;
 
+pub use auth::Caller;
 pub use catalogue::{Access, CATALOGUE, HttpRoute, RouteMatch, match_route};
-pub use json::{json_response, parse_json};
+pub use json::{
+    json_response, no_content, page_cursor, page_limit, parse_json, path_param, query_param,
+};
 pub use problem::ApiError;
 pub use respond::{HandlerResult, request_id, respond};

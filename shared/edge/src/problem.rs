@@ -163,6 +163,12 @@ impl ApiError {
                     HeaderValue::from(*retry_after_seconds),
                 );
             }
+            ApiError::Unauthenticated => {
+                headers.insert(
+                    http::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"haven\""),
+                );
+            }
             ApiError::MethodNotAllowed { allowed, .. } => {
                 if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
                     headers.insert(http::header::ALLOW, v);

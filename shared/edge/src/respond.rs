@@ -8,6 +8,10 @@ use http::HeaderValue;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use haven_domain::ports::Ports;
+
+use crate::auth::{Caller, authorize};
+use crate::catalogue::access_of;
 use crate::problem::ApiError;
 
 pub type HandlerResult = Result<Response<Body>, ApiError>;
@@ -27,10 +31,17 @@ pub fn request_id(req: &Request) -> Option<String> {
     })
 }
 
-/// Runs `handler`, maps its error to problem+json, stamps `x-request-id`, and logs one line.
-pub async fn respond<F, Fut>(req: Request, handler: F) -> Result<Response<Body>, lambda_http::Error>
+/// Runs the handler of `function`: authorises the caller as the catalogue declares, maps any
+/// error to problem+json, stamps `x-request-id`, and logs one line.
+pub async fn respond<P, F, Fut>(
+    ports: &P,
+    function: &str,
+    req: Request,
+    handler: F,
+) -> Result<Response<Body>, lambda_http::Error>
 where
-    F: FnOnce(Request) -> Fut,
+    P: Ports,
+    F: FnOnce(Caller, Request) -> Fut,
     Fut: Future<Output = HandlerResult>,
 {
     let started = Instant::now();
@@ -43,7 +54,11 @@ where
             _ => None,
         })
         .unwrap_or_else(|| req.uri().path().to_owned());
-    let mut response = match handler(req).await {
+    let result = match authorize(ports, &req, access_of(function)).await {
+        Ok(caller) => handler(caller, req).await,
+        Err(e) => Err(e),
+    };
+    let mut response = match result {
         Ok(r) => r,
         Err(e) => e.into_response(id.as_deref()),
     };
@@ -52,6 +67,7 @@ where
     }
     tracing::info!(
         request_id = id.as_deref().unwrap_or("-"),
+        function,
         method = %method,
         route = %route,
         status = response.status().as_u16(),

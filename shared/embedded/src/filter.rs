@@ -173,7 +173,7 @@ fn parse_anything_but(arg: &Json) -> Result<Pattern, String> {
 }
 
 fn parse_numeric(parts: &[Json]) -> Result<Pattern, String> {
-    if parts.is_empty() || parts.len() % 2 != 0 {
+    if parts.is_empty() || !parts.len().is_multiple_of(2) {
         return Err("numeric takes operator/number pairs".to_owned());
     }
     let mut comparisons = Vec::with_capacity(parts.len() / 2);

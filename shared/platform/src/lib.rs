@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use haven_aws::AwsBackend;
+use haven_domain::identity::keys::KeyCache;
 use haven_domain::ports::Ports;
 use haven_domain::{Clock, IdGenerator, RandomIds, SystemClock};
 use haven_embedded::EmbeddedBackend;
@@ -56,6 +57,7 @@ pub struct EmbeddedPorts {
     pub backend: EmbeddedBackend,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    keys: KeyCache,
 }
 
 impl EmbeddedPorts {
@@ -70,6 +72,7 @@ impl EmbeddedPorts {
             backend,
             clock,
             ids,
+            keys: KeyCache::default(),
         })
     }
     pub fn from_env() -> Result<Self, PlatformError> {
@@ -105,6 +108,9 @@ impl Ports for EmbeddedPorts {
     fn ids(&self) -> &dyn IdGenerator {
         self.ids.as_ref()
     }
+    fn key_cache(&self) -> &KeyCache {
+        &self.keys
+    }
     fn backend_name(&self) -> &'static str {
         "embedded"
     }
@@ -115,6 +121,7 @@ pub struct AwsPorts {
     pub backend: AwsBackend,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    keys: KeyCache,
 }
 
 impl AwsPorts {
@@ -123,6 +130,7 @@ impl AwsPorts {
             backend,
             clock,
             ids,
+            keys: KeyCache::default(),
         }
     }
     pub async fn from_env() -> Self {
@@ -132,11 +140,7 @@ impl AwsPorts {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let backend = AwsBackend::new(&sdk, settings, clock.clone());
-        AwsPorts {
-            backend,
-            clock,
-            ids: Arc::new(RandomIds),
-        }
+        AwsPorts::new(backend, clock, Arc::new(RandomIds))
     }
 }
 
@@ -168,6 +172,9 @@ impl Ports for AwsPorts {
     fn ids(&self) -> &dyn IdGenerator {
         self.ids.as_ref()
     }
+    fn key_cache(&self) -> &KeyCache {
+        &self.keys
+    }
     fn backend_name(&self) -> &'static str {
         "aws"
     }
@@ -197,7 +204,12 @@ macro_rules! http_function {
                         let ports = $crate::EmbeddedPorts::from_env()?;
                         let ports = &ports;
                         $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| {
-                            $crate::haven_edge::respond(req, move |req| $handler(ports, req))
+                            $crate::haven_edge::respond(
+                                ports,
+                                env!("CARGO_BIN_NAME"),
+                                req,
+                                move |caller, req| $handler(ports, caller, req),
+                            )
                         }))
                         .await
                     }
@@ -205,7 +217,12 @@ macro_rules! http_function {
                         let ports = $crate::AwsPorts::from_env().await;
                         let ports = &ports;
                         $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| {
-                            $crate::haven_edge::respond(req, move |req| $handler(ports, req))
+                            $crate::haven_edge::respond(
+                                ports,
+                                env!("CARGO_BIN_NAME"),
+                                req,
+                                move |caller, req| $handler(ports, caller, req),
+                            )
                         }))
                         .await
                     }

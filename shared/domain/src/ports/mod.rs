@@ -12,7 +12,8 @@ pub use keyring::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKe
 pub use publisher::{PublishError, Publisher};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, QueueError, ReceiveOptions, ReceivedMessage};
 pub use table::{
-    Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp, Update,
+    Comparison, Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp,
+    Update,
 };
 
 use crate::clock::Clock;
@@ -34,6 +35,8 @@ pub trait Ports: Send + Sync + 'static {
     fn connections(&self) -> &Self::Connections;
     fn clock(&self) -> &dyn Clock;
     fn ids(&self) -> &dyn IdGenerator;
+    /// Signing and verification keys this process has read (see `identity::keys`).
+    fn key_cache(&self) -> &crate::identity::keys::KeyCache;
     /// Which backend this is (`embedded` or `aws`), for health reports.
     fn backend_name(&self) -> &'static str;
 }

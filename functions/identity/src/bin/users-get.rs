@@ -1,0 +1,2 @@
+//! The `users-get` Lambda function.
+haven_platform::http_function!(haven_identity::users_get);

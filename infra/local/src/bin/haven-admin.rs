@@ -1,0 +1,40 @@
+//! `haven-admin`: one-off operations on a deployment, on the backend `HAVEN_BACKEND` names
+//! (on AWS: run with the stack's environment, see docs/deploy.md).
+//!
+//!   haven-admin create-admin        first system admin (HAVEN_ADMIN_EMAIL, HAVEN_ADMIN_PASSWORD)
+//!   haven-admin rotate-signing-key  sign new tokens with a new key; the old one keeps verifying
+
+use haven_domain::identity::keys;
+use haven_domain::ports::Ports;
+use haven_platform::{AwsPorts, Backend, EmbeddedPorts};
+
+async fn run<P: Ports>(ports: &P, command: &str) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        "create-admin" => match haven_local::admin::bootstrap_from_env(ports).await? {
+            Some((email, Some(password))) => {
+                println!("created system admin {email} with password {password} (shown once)")
+            }
+            Some((email, None)) => {
+                println!("system admin {email} exists or was created with the given password")
+            }
+            None => {}
+        },
+        "rotate-signing-key" => println!("signing with key {}", keys::rotate(ports).await?),
+        other => {
+            return Err(
+                format!("unknown command `{other}`: create-admin | rotate-signing-key").into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    haven_platform::block_on(async {
+        match Backend::from_env()? {
+            Backend::Embedded => run(&EmbeddedPorts::from_env()?, &command).await,
+            Backend::Aws => run(&AwsPorts::from_env().await, &command).await,
+        }
+    })
+}
