@@ -80,12 +80,7 @@ async fn start<P: Ports>(
 /// A gateway on the embedded backend in a fresh temporary data directory, with demo data.
 pub async fn embedded() -> RunningGateway {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let ports = EmbeddedPorts::open(
-        dir.path().to_path_buf(),
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
-    )
-    .expect("embedded ports");
+    let ports = EmbeddedPorts::in_dir(dir.path().to_path_buf()).expect("embedded ports");
     let sockets = ports.backend.connections.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

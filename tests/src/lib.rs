@@ -48,3 +48,27 @@ macro_rules! contract_tests {
         )*
     };
 }
+
+/// Generates each end-to-end case twice: against a gateway on the embedded backend and one on
+/// the AWS adapters (moto). Each case is an `async fn(RunningGateway)` in the calling module.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::gateway::embedded().await).await;
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::gateway::aws().await).await;
+                }
+            )*
+        }
+    };
+}

@@ -7,28 +7,7 @@ use haven_tests::gateway::RunningGateway;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(haven_tests::gateway::embedded().await).await;
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(haven_tests::gateway::aws().await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+haven_tests::on_both_backends!(
     readiness_reports_every_dependency,
     liveness_and_summary_answer,
     unknown_route_is_a_problem_404,

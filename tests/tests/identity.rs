@@ -10,28 +10,7 @@ use haven_edge::catalogue::{Access, CATALOGUE};
 use haven_tests::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway};
 use serde_json::{Value, json};
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(haven_tests::gateway::embedded().await).await;
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(haven_tests::gateway::aws().await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+haven_tests::on_both_backends!(
     register_login_me_refresh_logout,
     bad_input_is_a_clear_problem,
     reused_refresh_token_kills_the_family,

@@ -1,13 +1,11 @@
 //! What signing in and checking a token cost, per call, on this machine:
 //! `cargo bench -p haven-identity --bench auth`. Prints figures; asserts nothing about speed.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haven_domain::identity::accounts::{self, NewAccount};
 use haven_domain::identity::sessions::{self, Credentials, LoginOutcome};
 use haven_domain::identity::{keys, password, tokens};
-use haven_domain::{RandomIds, SystemClock};
 use haven_platform::EmbeddedPorts;
 
 fn report(name: &str, mut samples: Vec<Duration>) {
@@ -40,12 +38,7 @@ where
 fn main() {
     haven_platform::block_on(async {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let ports = EmbeddedPorts::open(
-            dir.path().to_path_buf(),
-            Arc::new(SystemClock),
-            Arc::new(RandomIds),
-        )
-        .expect("ports");
+        let ports = EmbeddedPorts::in_dir(dir.path().to_path_buf()).expect("ports");
         let pw = "amber falcon river quartz 42";
         let phc = password::hash(pw).expect("hash");
         report(

@@ -1,8 +1,5 @@
 //! The ops handlers, fed the sample events in events/ exactly as Lambda would deliver them.
 
-use std::sync::Arc;
-
-use haven_domain::{RandomIds, SystemClock};
 use haven_platform::EmbeddedPorts;
 use lambda_http::{Body, Request};
 use serde_json::Value;
@@ -15,12 +12,7 @@ fn event(name: &str) -> Request {
 
 fn ports() -> (EmbeddedPorts, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let ports = EmbeddedPorts::open(
-        dir.path().to_path_buf(),
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
-    )
-    .expect("ports");
+    let ports = EmbeddedPorts::in_dir(dir.path().to_path_buf()).expect("ports");
     (ports, dir)
 }
 

@@ -1,10 +1,7 @@
 //! The WebSocket route handlers, fed the sample events in events/.
 
-use std::sync::Arc;
-
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use haven_domain::ports::{Ports, Table};
-use haven_domain::{RandomIds, SystemClock};
 use haven_platform::EmbeddedPorts;
 use haven_tracking::connection_key;
 use lambda_runtime::{Context, LambdaEvent};
@@ -20,12 +17,7 @@ fn event(name: &str) -> LambdaEvent<ApiGatewayWebsocketProxyRequest> {
 
 fn ports() -> (EmbeddedPorts, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let ports = EmbeddedPorts::open(
-        dir.path().to_path_buf(),
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
-    )
-    .expect("ports");
+    let ports = EmbeddedPorts::in_dir(dir.path().to_path_buf()).expect("ports");
     (ports, dir)
 }
 

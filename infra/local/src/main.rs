@@ -68,10 +68,13 @@ async fn start<P: Ports>(
     let backend = ports.backend_name();
     let data = data_dir();
     tracing::info!(%addr, backend, data_dir = %data.display(), "haven-local listening");
-    println!(
-        "Haven is running at http://{addr}  (backend: {backend}, data: {})",
-        data.display()
-    );
+    match backend {
+        "embedded" => println!(
+            "Haven is running at http://{addr}  (backend: embedded, data: {})",
+            data.display()
+        ),
+        other => println!("Haven is running at http://{addr}  (backend: {other})"),
+    }
     println!("  health:    http://{addr}/api/v1/health/ready");
     println!("  websocket: ws://{addr}/ws");
     let shutdown = async {

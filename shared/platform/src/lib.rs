@@ -76,7 +76,11 @@ impl EmbeddedPorts {
         })
     }
     pub fn from_env() -> Result<Self, PlatformError> {
-        Self::open(data_dir(), Arc::new(SystemClock), Arc::new(RandomIds))
+        Self::in_dir(data_dir())
+    }
+    /// The embedded ports in `dir` with the system clock and random ids.
+    pub fn in_dir(dir: PathBuf) -> Result<Self, PlatformError> {
+        Self::open(dir, Arc::new(SystemClock), Arc::new(RandomIds))
     }
 }
 

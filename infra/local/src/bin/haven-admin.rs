@@ -3,6 +3,8 @@
 //!
 //!   haven-admin create-admin        first system admin (HAVEN_ADMIN_EMAIL, HAVEN_ADMIN_PASSWORD)
 //!   haven-admin rotate-signing-key  sign new tokens with a new key; the old one keeps verifying
+//!   haven-admin provision           (AWS backend, off AWS) create the table, queues, topics and
+//!                                   key as template.yaml does, e.g. on moto's server
 
 use haven_domain::identity::keys;
 use haven_domain::ports::Ports;
@@ -32,6 +34,12 @@ async fn run<P: Ports>(ports: &P, command: &str) -> Result<(), Box<dyn std::erro
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let command = std::env::args().nth(1).unwrap_or_default();
     haven_platform::block_on(async {
+        if command == "provision" {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            haven_aws::provision::provision_all(&sdk, &haven_aws::AwsSettings::from_env()).await?;
+            println!("provisioned");
+            return Ok(());
+        }
         match Backend::from_env()? {
             Backend::Embedded => run(&EmbeddedPorts::from_env()?, &command).await,
             Backend::Aws => run(&AwsPorts::from_env().await, &command).await,
