@@ -139,9 +139,20 @@ fn build_error(e: impl std::fmt::Display) -> TableError {
 /// GSI. Anything else was not issued by a query on this index.
 fn cursor_key(
     index: Index,
+    partition: &str,
     cursor: &Cursor,
 ) -> Result<HashMap<String, AttributeValue>, TableError> {
     let attributes = cursor.key_attributes()?;
+    // A cursor from another partition, or with empty key values, would be refused by
+    // DynamoDB as a ValidationException (a 503 to the client): refuse it as a bad cursor.
+    if attributes.s(index.partition_attribute()) != Some(partition)
+        || attributes
+            .0
+            .values()
+            .any(|v| v.as_s().is_some_and(str::is_empty))
+    {
+        return Err(TableError::InvalidCursor);
+    }
     let mut allowed = BTreeSet::from([PK, SK]);
     allowed.insert(index.partition_attribute());
     allowed.insert(index.sort_attribute());
@@ -339,7 +350,7 @@ impl Table for DynamoTable {
         let start = query
             .cursor
             .as_ref()
-            .map(|c| cursor_key(query.index, c))
+            .map(|c| cursor_key(query.index, &query.partition, c))
             .transpose()?;
         let mut expression = Expression::new();
         let key_condition =
@@ -447,16 +458,33 @@ mod tests {
     fn cursors_must_carry_exactly_the_index_keys() {
         let table_key = Item::new(&Key::new("p", "s"));
         let c = Cursor::from_key_attributes(&table_key);
-        assert!(cursor_key(Index::Table, &c).is_ok());
-        assert_eq!(cursor_key(Index::Gsi1, &c), Err(TableError::InvalidCursor));
+        assert!(cursor_key(Index::Table, "p", &c).is_ok());
+        assert_eq!(
+            cursor_key(Index::Table, "another", &c),
+            Err(TableError::InvalidCursor),
+            "another partition's cursor"
+        );
+        assert_eq!(
+            cursor_key(Index::Gsi1, "p", &c),
+            Err(TableError::InvalidCursor)
+        );
         let gsi_key = table_key
             .clone()
             .with("gsi1pk", Value::s("OWNER#1"))
             .with("gsi1sk", Value::s("1"));
         let c = Cursor::from_key_attributes(&gsi_key);
-        assert_eq!(cursor_key(Index::Gsi1, &c).map(|k| k.len()), Ok(4));
-        assert_eq!(cursor_key(Index::Gsi2, &c), Err(TableError::InvalidCursor));
-        assert_eq!(cursor_key(Index::Table, &c), Err(TableError::InvalidCursor));
+        assert_eq!(
+            cursor_key(Index::Gsi1, "OWNER#1", &c).map(|k| k.len()),
+            Ok(4)
+        );
+        assert_eq!(
+            cursor_key(Index::Gsi2, "OWNER#1", &c),
+            Err(TableError::InvalidCursor)
+        );
+        assert_eq!(
+            cursor_key(Index::Table, "p", &c),
+            Err(TableError::InvalidCursor)
+        );
     }
 
     #[test]

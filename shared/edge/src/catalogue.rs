@@ -253,8 +253,9 @@ pub enum RouteMatch {
 /// Captures of `template` in `path`, or `None`; `{name}` matches one non-empty segment.
 fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
     let mut params = HashMap::new();
-    let mut t = template.trim_end_matches('/').split('/');
-    let mut p = path.trim_end_matches('/').split('/');
+    // No trailing-slash tolerance: API Gateway matches paths exactly, and locally must too.
+    let mut t = template.split('/');
+    let mut p = path.split('/');
     loop {
         match (t.next(), p.next()) {
             (None, None) => return Some(params),

@@ -1,5 +1,5 @@
 //! `haven-admin`: one-off operations on a deployment, on the backend `HAVEN_BACKEND` names
-//! (on AWS: run with the stack's environment, see docs/deploy.md).
+//! (on AWS: run with the stack's environment, see docs/identity.md, "First admin").
 //!
 //!   haven-admin create-admin        first system admin (HAVEN_ADMIN_EMAIL, HAVEN_ADMIN_PASSWORD)
 //!   haven-admin rotate-signing-key  sign new tokens with a new key; the old one keeps verifying

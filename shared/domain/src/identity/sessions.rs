@@ -227,16 +227,35 @@ async fn admit_attempt<P: Ports>(ports: &P, subject: &str) -> Result<(), DomainE
 /// Counts a failure; from the sixth on, each doubles the delay before the next attempt.
 async fn record_failure<P: Ports>(ports: &P, subject: &str) -> Result<(), DomainError> {
     let now = ports.clock().now();
-    let state = ports
+    let key = throttle_state_key(subject);
+    let forget_after = Value::n(now.epoch_seconds() + 24 * 3600);
+    // Failures older than a day no longer count, even before DynamoDB's TTL removes them.
+    let current = Condition::Compare(
+        EXPIRES_AT.into(),
+        Comparison::Gt,
+        Value::n(now.epoch_seconds()),
+    );
+    let state = match ports
         .table()
         .update(
-            &throttle_state_key(subject),
+            &key,
             Update::new()
                 .add("failures", 1)
-                .set(EXPIRES_AT, Value::n(now.epoch_seconds() + 24 * 3600)),
-            None,
+                .set(EXPIRES_AT, forget_after.clone()),
+            Some(current),
         )
-        .await?;
+        .await
+    {
+        Ok(state) => state,
+        Err(TableError::ConditionFailed) => {
+            let fresh = Item::new(&key)
+                .with("failures", Value::n(1))
+                .with(EXPIRES_AT, forget_after);
+            ports.table().put(fresh.clone(), None).await?;
+            fresh
+        }
+        Err(e) => return Err(e.into()),
+    };
     let failures = state.i64("failures").unwrap_or(1);
     if failures >= FREE_FAILURES {
         let exponent = (failures - FREE_FAILURES).min(20) as u32;

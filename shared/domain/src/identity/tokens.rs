@@ -228,10 +228,11 @@ pub fn verify(
     if claims.kind != expected {
         return Err(TokenError::WrongKind);
     }
-    if now >= claims.exp + LEEWAY_SECONDS {
+    // Saturating: the claims are signed by us, but a bug must not become an overflow panic.
+    if now >= claims.exp.saturating_add(LEEWAY_SECONDS) {
         return Err(TokenError::Expired);
     }
-    if claims.iat > now + LEEWAY_SECONDS {
+    if claims.iat > now.saturating_add(LEEWAY_SECONDS) {
         return Err(TokenError::NotYetValid);
     }
     Ok(claims)
@@ -288,8 +289,7 @@ mod tests {
             Err(TokenError::WrongKind)
         );
         // An access header over a body claiming another kind: the signature is fine, the kind is not.
-        let mut c = claims(TokenKind::Bypass);
-        c.kind = TokenKind::Bypass;
+        let c = claims(TokenKind::Bypass);
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some("k1".into());
         header.typ = Some("at+jwt".into());
@@ -299,6 +299,39 @@ mod tests {
             verify(&mixed, &[k.public_key()], TokenKind::Access, NOW),
             Err(TokenError::WrongKind)
         );
+        // And the other way round: an access body under an MFA header.
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        header.typ = Some(TokenKind::Mfa.typ().into());
+        let mixed = jsonwebtoken::encode(
+            &header,
+            &claims(TokenKind::Access),
+            &EncodingKey::from_ed_der(k.pkcs8()),
+        )
+        .expect("encode");
+        for expected in [TokenKind::Access, TokenKind::Mfa] {
+            assert_eq!(
+                verify(&mixed, &[k.public_key()], expected, NOW),
+                Err(TokenError::WrongKind),
+                "{expected:?}"
+            );
+        }
+        // No typ at all, or the generic "JWT", is not a kind.
+        for typ in [None, Some("JWT".to_owned())] {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some("k1".into());
+            header.typ = typ;
+            let untyped = jsonwebtoken::encode(
+                &header,
+                &claims(TokenKind::Access),
+                &EncodingKey::from_ed_der(k.pkcs8()),
+            )
+            .expect("encode");
+            assert_eq!(
+                verify(&untyped, &[k.public_key()], TokenKind::Access, NOW),
+                Err(TokenError::WrongKind)
+            );
+        }
     }
 
     #[test]
@@ -312,21 +345,52 @@ mod tests {
             b64(&serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": "k1"})),
             parts[1]
         );
-        assert!(verify(&none, &keys, TokenKind::Access, NOW).is_err());
-        let hs = {
+        assert_eq!(
+            verify(&none, &keys, TokenKind::Access, NOW),
+            Err(TokenError::BadSignature)
+        );
+        // Algorithm confusion: HMAC keyed with the public key, as raw bytes or as the JWK's
+        // `x` text.
+        let public = k.public_key();
+        let x_text = URL_SAFE_NO_PAD.encode(public.x);
+        for secret in [&public.x[..], x_text.as_bytes()] {
             let mut h = Header::new(Algorithm::HS256);
             h.kid = Some("k1".into());
+            h.typ = Some("at+jwt".into());
+            let hs = jsonwebtoken::encode(
+                &h,
+                &claims(TokenKind::Access),
+                &EncodingKey::from_secret(secret),
+            )
+            .expect("hs256");
+            assert_eq!(
+                verify(&hs, &keys, TokenKind::Access, NOW),
+                Err(TokenError::BadSignature)
+            );
+        }
+        // Any other spelling of the algorithm in an otherwise genuine token.
+        for alg in ["eddsa", "Ed25519", "RS256", "ES256", "HS256", ""] {
+            let header = b64(&serde_json::json!({"alg": alg, "typ": "at+jwt", "kid": "k1"}));
+            let relabelled = format!("{header}.{}.{}", parts[1], parts[2]);
+            assert_eq!(
+                verify(&relabelled, &keys, TokenKind::Access, NOW),
+                Err(TokenError::BadSignature),
+                "{alg}"
+            );
+        }
+        let kidless = {
+            let mut h = Header::new(Algorithm::EdDSA);
             h.typ = Some("at+jwt".into());
             jsonwebtoken::encode(
                 &h,
                 &claims(TokenKind::Access),
-                &EncodingKey::from_secret(&k.public_key().x),
+                &EncodingKey::from_ed_der(k.pkcs8()),
             )
-            .expect("hs256")
+            .expect("encode")
         };
         assert_eq!(
-            verify(&hs, &keys, TokenKind::Access, NOW),
-            Err(TokenError::BadSignature)
+            verify(&kidless, &keys, TokenKind::Access, NOW),
+            Err(TokenError::UnknownKey)
         );
         let mut changed = claims(TokenKind::Access);
         changed.role = Role::SystemAdmin;
@@ -356,9 +420,21 @@ mod tests {
             verify(&other_kid, &keys, TokenKind::Access, NOW),
             Err(TokenError::UnknownKey)
         );
+        for garbage in ["garbage", "a.b.c", "", "..", &format!("{token}.x")] {
+            assert_eq!(
+                verify(garbage, &keys, TokenKind::Access, NOW),
+                Err(TokenError::Malformed),
+                "{garbage}"
+            );
+        }
+        // Every key is tried only by its kid: the right key under another kid does not help.
+        let renamed = VerifyingKey {
+            kid: "k2".into(),
+            x: k.public_key().x,
+        };
         assert_eq!(
-            verify("garbage", &keys, TokenKind::Access, NOW),
-            Err(TokenError::Malformed)
+            verify(&token, &[renamed], TokenKind::Access, NOW),
+            Err(TokenError::UnknownKey)
         );
     }
 
@@ -367,13 +443,28 @@ mod tests {
         let k = key();
         let keys = [k.public_key()];
         let token = k.sign(&claims(TokenKind::Access)).expect("sign");
+        let exp = NOW + 15 * 60;
+        // Up to 30 s of clock skew either way, and not a second more.
+        assert!(verify(&token, &keys, TokenKind::Access, exp + 29).is_ok());
         assert_eq!(
-            verify(&token, &keys, TokenKind::Access, NOW + 15 * 60 + 30),
+            verify(&token, &keys, TokenKind::Access, exp + 30),
             Err(TokenError::Expired)
         );
+        assert!(verify(&token, &keys, TokenKind::Access, NOW - 30).is_ok());
         assert_eq!(
             verify(&token, &keys, TokenKind::Access, NOW - 31),
             Err(TokenError::NotYetValid)
+        );
+        // The library's own clock plays no part: a token from 1970 is valid at the time the
+        // caller gives, though the wall clock says it expired long ago.
+        let mut old = claims(TokenKind::Access);
+        old.iat = 1_000_000;
+        old.exp = 1_000_000 + 900;
+        let old = k.sign(&old).expect("sign");
+        assert!(verify(&old, &keys, TokenKind::Access, 1_000_100).is_ok());
+        assert_eq!(
+            verify(&old, &keys, TokenKind::Access, 1_001_000),
+            Err(TokenError::Expired)
         );
         let mut wrong = claims(TokenKind::Access);
         wrong.iss = "someone-else".into();
@@ -412,14 +503,26 @@ mod tests {
             ),
             (Some("OKP"), Some("Ed25519"), Some("k1"))
         );
+        assert_eq!(
+            (jwk["alg"].as_str(), jwk["use"].as_str()),
+            (Some("EdDSA"), Some("sig"))
+        );
         let x = URL_SAFE_NO_PAD
             .decode(jwk["x"].as_str().expect("x"))
             .expect("b64");
+        assert_eq!(x, k.public_key().x);
+        let set = jwks(&[k.public_key(), key().public_key()]);
+        assert_eq!(set["keys"].as_array().map(Vec::len), Some(2));
+        assert_eq!(set["keys"][0], jwk);
         // An independent check of the signature with the raw public key.
         let (signed, signature) = token.rsplit_once('.').expect("parts");
         let signature = URL_SAFE_NO_PAD.decode(signature).expect("b64");
         aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, &x)
             .verify(signed.as_bytes(), &signature)
             .expect("signature verifies with the JWK's key");
+        assert!(
+            !format!("{k:?}").contains(&format!("{:?}", k.pkcs8())),
+            "Debug must not show the private key"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! TOTP (RFC 6238) as every authenticator app speaks it: HMAC-SHA-1, 6 digits, 30 s steps.
 
 use hmac::{Hmac, Mac};
-use rand::RngCore;
+use rand::rngs::OsRng;
+use rand::{RngCore, TryRngCore};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -17,13 +18,15 @@ pub enum TotpError {
     Replayed,
 }
 
-/// 160 random bits, RFC 4226's recommended secret length.
+/// 160 random bits from the OS, RFC 4226's recommended secret length. Panics only if the OS
+/// has no randomness to give, when no secret may be issued at all.
 pub fn generate_secret() -> Zeroizing<Vec<u8>> {
     let mut secret = Zeroizing::new(vec![0u8; 20]);
-    rand::rng().fill_bytes(&mut secret);
+    OsRng.unwrap_err().fill_bytes(&mut secret);
     secret
 }
 
+/// RFC 4648 base32 without padding, as authenticator apps take it.
 pub fn secret_base32(secret: &[u8]) -> String {
     data_encoding::BASE32_NOPAD.encode(secret)
 }
@@ -49,7 +52,8 @@ pub fn provisioning_uri(secret: &[u8], issuer: &str, account: &str) -> String {
     )
 }
 
-fn code_for_step(secret: &[u8], step: u64) -> u32 {
+/// RFC 4226's dynamically truncated 31-bit value of HMAC-SHA-1(secret, step).
+fn truncated(secret: &[u8], step: u64) -> u32 {
     // HMAC accepts keys of any length, so this cannot fail.
     let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret) else {
         return 0;
@@ -57,21 +61,29 @@ fn code_for_step(secret: &[u8], step: u64) -> u32 {
     mac.update(&step.to_be_bytes());
     let digest = mac.finalize().into_bytes();
     let offset = (digest[19] & 0x0f) as usize;
-    let binary = u32::from_be_bytes([
+    u32::from_be_bytes([
         digest[offset] & 0x7f,
         digest[offset + 1],
         digest[offset + 2],
         digest[offset + 3],
-    ]);
-    binary % 10u32.pow(DIGITS)
+    ])
 }
 
+fn code_for_step(secret: &[u8], step: u64) -> u32 {
+    truncated(secret, step) % 10u32.pow(DIGITS)
+}
+
+fn format_code(code: u32) -> String {
+    format!("{code:0width$}", width = DIGITS as usize)
+}
+
+/// The code for the step containing `unix_seconds`, zero-padded.
 pub fn code_at(secret: &[u8], unix_seconds: u64) -> String {
-    format!("{:06}", code_for_step(secret, unix_seconds / STEP_SECONDS))
+    format_code(code_for_step(secret, unix_seconds / STEP_SECONDS))
 }
 
 /// Accepts the current step's code or one step either side (clock drift); returns the step.
-/// A code of `last_used_step` or earlier is a replay.
+/// A code of `last_used_step` or earlier is a replay: each code is accepted once.
 pub fn verify(
     secret: &[u8],
     code: &str,
@@ -83,18 +95,24 @@ pub fn verify(
         return Err(TotpError::Invalid);
     }
     let now = unix_seconds / STEP_SECONDS;
-    let mut matched = None;
+    let mut fresh = None;
+    let mut replayed = false;
     for step in [now.saturating_sub(1), now, now + 1] {
-        let expected = format!("{:06}", code_for_step(secret, step));
-        // Check all three steps whatever matches, so timing tells nothing.
-        if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) && matched.is_none() {
-            matched = Some(step);
+        let expected = format_code(code_for_step(secret, step));
+        // All three steps are computed and compared whatever matches, so timing tells
+        // nothing about which step (if any) did.
+        let matches = bool::from(expected.as_bytes().ct_eq(code.as_bytes()));
+        let used = last_used_step.is_some_and(|last| step <= last);
+        if matches && used {
+            replayed = true;
+        } else if matches && fresh.is_none() {
+            fresh = Some(step);
         }
     }
-    let step = matched.ok_or(TotpError::Invalid)?;
-    match last_used_step {
-        Some(last) if step <= last => Err(TotpError::Replayed),
-        _ => Ok(step),
+    match fresh {
+        Some(step) => Ok(step),
+        None if replayed => Err(TotpError::Replayed),
+        None => Err(TotpError::Invalid),
     }
 }
 
@@ -106,16 +124,17 @@ mod tests {
 
     #[test]
     fn rfc_6238_sha1_vectors() {
-        // Appendix B, truncated to 6 digits.
-        for (t, code) in [
-            (59, "287082"),
-            (1111111109, "081804"),
-            (1111111111, "050471"),
-            (1234567890, "005924"),
-            (2000000000, "279037"),
-            (20000000000, "353130"),
+        // Appendix B's 8-digit values, then the same truncated to our 6 digits.
+        for (t, eight, six) in [
+            (59, 94287082, "287082"),
+            (1111111109, 7081804, "081804"),
+            (1111111111, 14050471, "050471"),
+            (1234567890, 89005924, "005924"),
+            (2000000000, 69279037, "279037"),
+            (20000000000, 65353130, "353130"),
         ] {
-            assert_eq!(code_at(RFC_SECRET, t), code, "t = {t}");
+            assert_eq!(truncated(RFC_SECRET, t / STEP_SECONDS) % 100_000_000, eight);
+            assert_eq!(code_at(RFC_SECRET, t), six, "t = {t}");
         }
     }
 
@@ -143,6 +162,56 @@ mod tests {
             verify(RFC_SECRET, "abcdef", t, None),
             Err(TotpError::Invalid)
         );
+        assert_eq!(
+            verify(RFC_SECRET, "1234567", t, None),
+            Err(TotpError::Invalid)
+        );
+        assert_eq!(
+            verify(RFC_SECRET, "+12345", t, None),
+            Err(TotpError::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_used_step_refuses_every_earlier_code_and_accepts_later_ones() {
+        let t = 1_795_000_000;
+        let now = t / STEP_SECONDS;
+        let next = code_at(RFC_SECRET, t + 30);
+        // The next step's code, used early, is accepted (drift) and then blocks the current one.
+        assert_eq!(verify(RFC_SECRET, &next, t, None), Ok(now + 1));
+        assert_eq!(
+            verify(RFC_SECRET, &code_at(RFC_SECRET, t), t, Some(now + 1)),
+            Err(TotpError::Replayed)
+        );
+        assert_eq!(
+            verify(RFC_SECRET, &next, t + 30, Some(now + 1)),
+            Err(TotpError::Replayed)
+        );
+        assert_eq!(
+            verify(
+                RFC_SECRET,
+                &code_at(RFC_SECRET, t + 60),
+                t + 30,
+                Some(now + 1)
+            ),
+            Ok(now + 2)
+        );
+        // Surrounding whitespace, as pasted from an app, is forgiven.
+        assert_eq!(
+            verify(
+                RFC_SECRET,
+                &format!(" {} ", code_at(RFC_SECRET, t)),
+                t,
+                None
+            ),
+            Ok(now)
+        );
+    }
+
+    #[test]
+    fn the_first_step_has_no_earlier_neighbour() {
+        assert_eq!(verify(RFC_SECRET, &code_at(RFC_SECRET, 0), 5, None), Ok(0));
+        assert_eq!(verify(RFC_SECRET, &code_at(RFC_SECRET, 30), 5, None), Ok(1));
     }
 
     #[test]
@@ -152,6 +221,20 @@ mod tests {
             uri,
             "otpauth://totp/Haven:achieng%40example.org?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Haven&algorithm=SHA1&digits=6&period=30"
         );
-        assert_eq!(generate_secret().len(), 20);
+        let secret = generate_secret();
+        assert_eq!(secret.len(), 20);
+        assert_ne!(*secret, *generate_secret());
+        assert_eq!(
+            data_encoding::BASE32_NOPAD
+                .decode(secret_base32(&secret).as_bytes())
+                .expect("base32"),
+            *secret
+        );
+        let spaced = provisioning_uri(RFC_SECRET, "Haven Health", "Achieng Otieno+1");
+        assert!(
+            spaced.starts_with("otpauth://totp/Haven%20Health:Achieng%20Otieno%2B1?"),
+            "{spaced}"
+        );
+        assert!(spaced.contains("&issuer=Haven%20Health&"), "{spaced}");
     }
 }

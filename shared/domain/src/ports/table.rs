@@ -21,7 +21,8 @@ pub const MAX_TRANSACTION_ITEMS: usize = 100;
 pub enum Index {
     /// The base table: `pk` / `sk`.
     Table,
-    /// `gsi1pk` / `gsi1sk`: lookups by a second identity (email, phone, owner).
+    /// `gsi1pk` / `gsi1sk`: items grouped under an owner (a hospital's staff, a person's
+    /// sessions, a patient's alerts).
     Gsi1,
     /// `gsi2pk` / `gsi2sk`: work queues and status views (sparse).
     Gsi2,
