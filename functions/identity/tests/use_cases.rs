@@ -358,3 +358,61 @@ async fn hospital_admins_manage_only_their_own_staff() {
         Some("hospital_id".into())
     );
 }
+
+#[tokio::test]
+async fn deleting_an_account_erases_its_lookups_and_ends_its_sessions() {
+    use haven_domain::ports::{Ports, Table};
+    let (ports, _clock, _dir) = ports();
+    let root = accounts::bootstrap_admin(&ports, "root@example.org", PASSWORD)
+        .await
+        .expect("bootstrap")
+        .expect("created");
+    let system = accounts::Admin {
+        user_id: root,
+        role: haven_domain::Role::SystemAdmin,
+        hospital_id: None,
+    };
+    let created = accounts::register(&ports, patient("gone@example.org", Some("+254711000009")))
+        .await
+        .expect("register");
+    let credential = created
+        .emergency_credential
+        .clone()
+        .expect("patients get a credential");
+    let session = pair(&ports, "gone@example.org").await;
+
+    accounts::delete_user(&ports, &system, &created.user_id)
+        .await
+        .expect("delete");
+
+    for key in [
+        accounts::email_key("gone@example.org"),
+        accounts::phone_key("+254711000009"),
+        accounts::emergency_credential_key(&credential),
+        accounts::User::key(&created.user_id),
+    ] {
+        assert_eq!(
+            ports.table().get(&key).await.expect("get"),
+            None,
+            "{} left behind",
+            key.pk
+        );
+    }
+    let bypass = BypassRequest {
+        emergency_credential: Some(credential),
+        phone_number: None,
+        code: None,
+    };
+    assert_eq!(
+        sessions::emergency_bypass(&ports, bypass).await,
+        Err(DomainError::Unauthenticated)
+    );
+    assert_eq!(
+        sessions::authenticate(&ports, &session.access_token, false).await,
+        Err(DomainError::Unauthenticated)
+    );
+    // The email is free again.
+    accounts::register(&ports, patient("gone@example.org", Some("+254711000009")))
+        .await
+        .expect("register again");
+}

@@ -8,6 +8,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 
 use crate::item::{Item, Value};
+use crate::ports::Update;
 use crate::ports::{EncryptionContext, KeyRing, KeyRingError};
 
 /// Format version of [`Envelope`], stored with it.
@@ -93,14 +94,39 @@ pub async fn open<K: KeyRing>(
         .map_err(|_| EnvelopeError::Unreadable)
 }
 
+/// The attribute suffixes an envelope is stored under.
+const FIELDS: [&str; 4] = ["v", "key", "nonce", "ct"];
+
 impl Envelope {
-    /// Stores the envelope as attributes `{prefix}_v`, `{prefix}_key`, `{prefix}_nonce`,
-    /// `{prefix}_ct` of an item.
+    /// The envelope as attributes `{prefix}_v`, `{prefix}_key`, `{prefix}_nonce`, `{prefix}_ct`.
+    fn attributes(&self, prefix: &str) -> [(String, Value); 4] {
+        [
+            (format!("{prefix}_v"), Value::n(self.version)),
+            (format!("{prefix}_key"), Value::B(self.wrapped_key.clone())),
+            (format!("{prefix}_nonce"), Value::B(self.nonce.to_vec())),
+            (format!("{prefix}_ct"), Value::B(self.ciphertext.clone())),
+        ]
+    }
+
+    /// Stores the envelope in an item under `prefix`.
     pub fn write_to(&self, item: &mut Item, prefix: &str) {
-        item.set(&format!("{prefix}_v"), Value::n(self.version));
-        item.set(&format!("{prefix}_key"), Value::B(self.wrapped_key.clone()));
-        item.set(&format!("{prefix}_nonce"), Value::B(self.nonce.to_vec()));
-        item.set(&format!("{prefix}_ct"), Value::B(self.ciphertext.clone()));
+        for (name, value) in self.attributes(prefix) {
+            item.set(&name, value);
+        }
+    }
+
+    /// Adds the writes of the envelope under `prefix` to an update.
+    pub fn set_in(&self, update: Update, prefix: &str) -> Update {
+        self.attributes(prefix)
+            .into_iter()
+            .fold(update, |u, (name, value)| u.set(&name, value))
+    }
+
+    /// Adds the removal of an envelope stored under `prefix` to an update.
+    pub fn remove_from(update: Update, prefix: &str) -> Update {
+        FIELDS
+            .iter()
+            .fold(update, |u, field| u.remove(&format!("{prefix}_{field}")))
     }
 
     pub fn read_from(item: &Item, prefix: &str) -> Option<Self> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::geo::Coordinates;
-use crate::item::{Item, Key, Value};
+use crate::item::{Item, Key, Value, json_to_value, value_to_json};
 
 /// Geohash length of a GSI3 cell: 5 characters is about 4.9 km × 4.9 km at the equator.
 pub const GEO_CELL_PRECISION: usize = 5;
@@ -89,39 +89,6 @@ impl Hospital {
             .map(|(k, v)| (k.clone(), value_to_json(v)))
             .collect();
         serde_json::from_value(serde_json::Value::Object(fields)).ok()
-    }
-}
-
-/// Plain JSON into attribute values (numbers as N, arrays as L, objects as M).
-pub fn json_to_value(v: serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null(true),
-        serde_json::Value::Bool(b) => Value::Bool(b),
-        serde_json::Value::Number(n) => Value::N(n.to_string()),
-        serde_json::Value::String(s) => Value::S(s),
-        serde_json::Value::Array(a) => Value::L(a.into_iter().map(json_to_value).collect()),
-        serde_json::Value::Object(o) => {
-            Value::M(o.into_iter().map(|(k, v)| (k, json_to_value(v))).collect())
-        }
-    }
-}
-
-/// Attribute values back into plain JSON.
-pub fn value_to_json(v: &Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        Value::S(s) => J::String(s.clone()),
-        Value::N(n) => serde_json::from_str(n).unwrap_or(J::Null),
-        Value::B(b) => J::Array(b.iter().map(|x| J::from(*x)).collect()),
-        Value::Bool(b) => J::Bool(*b),
-        Value::Null(_) => J::Null,
-        Value::L(l) => J::Array(l.iter().map(value_to_json).collect()),
-        Value::M(m) => J::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), value_to_json(v)))
-                .collect(),
-        ),
-        Value::StringSet(s) => J::Array(s.iter().map(|x| J::String(x.clone())).collect()),
     }
 }
 

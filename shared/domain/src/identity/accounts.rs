@@ -40,6 +40,9 @@ pub struct User {
     pub totp_pending: Option<Envelope>,
     /// The last TOTP step accepted: a code is accepted once.
     pub totp_last_step: Option<u64>,
+    /// The partition of this account's emergency-credential lookup (a hash, never the
+    /// credential), so erasing the account can erase the lookup too.
+    pub emergency_lookup: Option<String>,
     pub created_at: String,
     pub version: i64,
 }
@@ -125,6 +128,9 @@ impl User {
         if let Some(step) = self.totp_last_step {
             item.set("totp_last_step", Value::n(step));
         }
+        if let Some(lookup) = &self.emergency_lookup {
+            item.set("emergency_lookup", Value::s(lookup));
+        }
         item
     }
 
@@ -153,6 +159,7 @@ impl User {
             totp_last_step: item
                 .i64("totp_last_step")
                 .and_then(|s| u64::try_from(s).ok()),
+            emergency_lookup: item.s("emergency_lookup").map(str::to_owned),
             created_at: item.s("created_at")?.to_owned(),
             version: item.i64("version").unwrap_or(0),
         })
@@ -326,6 +333,7 @@ async fn create<P: Ports>(
     password::check_strength(&input.password, &email, &full_name)?;
     let password_hash = password::hash(&input.password)?;
     let user_id = ports.ids().next_id();
+    let credential = (role == Role::Patient).then(codes::opaque_token);
     let user = User {
         user_id: user_id.clone(),
         email: email.clone(),
@@ -339,6 +347,9 @@ async fn create<P: Ports>(
         totp: None,
         totp_pending: None,
         totp_last_step: None,
+        emergency_lookup: credential
+            .as_deref()
+            .map(|c| emergency_credential_key(c).pk),
         created_at: ports.clock().now().to_rfc3339(),
         version: 1,
     };
@@ -358,7 +369,6 @@ async fn create<P: Ports>(
             condition: Some(Condition::item_absent()),
         });
     }
-    let credential = (role == Role::Patient).then(codes::opaque_token);
     if let Some(c) = &credential {
         ops.push(TransactOp::Put {
             item: lookup_item(&emergency_credential_key(c), &user_id),
@@ -606,6 +616,12 @@ pub async fn delete_user<P: Ports>(
     if let Some(p) = &user.phone {
         ops.push(TransactOp::Delete {
             key: phone_key(p),
+            condition: None,
+        });
+    }
+    if let Some(lookup) = &user.emergency_lookup {
+        ops.push(TransactOp::Delete {
+            key: Key::new(lookup, "LOOKUP"),
             condition: None,
         });
     }

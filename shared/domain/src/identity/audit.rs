@@ -4,8 +4,7 @@
 use serde::Serialize;
 
 use crate::DomainError;
-use crate::hospital::json_to_value;
-use crate::item::{Item, Key, Value};
+use crate::item::{Item, Key, Value, json_to_value};
 use crate::ports::{Ports, Table};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

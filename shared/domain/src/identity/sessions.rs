@@ -714,12 +714,7 @@ pub async fn enable_mfa<P: Ports>(
             let sealed = envelope::seal(ports.key_ring(), &totp_context(user_id), &secret)
                 .await
                 .map_err(|_| DomainError::Unavailable("encryption keys are unavailable".into()))?;
-            let mut item = Item::default();
-            sealed.write_to(&mut item, "totp_pending");
-            let mut update = Update::new().remove("sms_pending");
-            for (name, value) in item.0 {
-                update = update.set(&name, value);
-            }
+            let update = sealed.set_in(Update::new().remove("sms_pending"), "totp_pending");
             ports
                 .table()
                 .update(&User::key(user_id), update, Some(Condition::item_present()))
@@ -763,32 +758,21 @@ pub async fn confirm_mfa<P: Ports>(
         let secret = open_secret(ports, user_id, pending).await?;
         let now = ports.clock().now().epoch_seconds().max(0) as u64;
         let step = totp::verify(&secret, code, now, None).map_err(|_| invalid())?;
-        let mut update = Update::new()
+        let update = Update::new()
             .set("mfa_enabled", Value::Bool(true))
             .set("totp_last_step", Value::n(step))
             .add("version", 1);
-        let mut fields = Item::default();
-        pending.write_to(&mut fields, "totp");
-        for (name, value) in fields.0 {
-            update = update.set(&name, value);
-        }
-        for suffix in ["v", "key", "nonce", "ct"] {
-            update = update.remove(&format!("totp_pending_{suffix}"));
-        }
-        update
+        Envelope::remove_from(pending.set_in(update, "totp"), "totp_pending")
     } else if item.get("sms_pending").and_then(Value::as_bool) == Some(true) {
         accept_code(ports, "enrol", user_id, code)
             .await
             .map_err(|_| invalid())?;
-        let mut update = Update::new()
+        let update = Update::new()
             .set("mfa_enabled", Value::Bool(true))
             .remove("sms_pending")
             .add("version", 1);
         // SMS replaces an older TOTP enrolment.
-        for suffix in ["v", "key", "nonce", "ct"] {
-            update = update.remove(&format!("totp_{suffix}"));
-        }
-        update
+        Envelope::remove_from(update, "totp")
     } else {
         return Err(DomainError::conflict(
             "start MFA enrolment with /auth/mfa/enable first",
