@@ -65,6 +65,18 @@ pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
         "users-update" => http!("users-update", haven_identity::users_update),
         "users-delete" => http!("users-delete", haven_identity::users_delete),
         "jwks" => http!("jwks", haven_identity::jwks),
+        "emergency-alert" => http!("emergency-alert", haven_emergencies::alert),
+        "emergency-status" => http!("emergency-status", haven_emergencies::status),
+        "emergency-location" => http!("emergency-location", haven_emergencies::location),
+        "emergency-cancel" => http!("emergency-cancel", haven_emergencies::cancel),
+        "emergency-verify" => http!("emergency-verify", haven_emergencies::verify),
+        "emergency-history" => http!("emergency-history", haven_emergencies::history),
+        "hospitals-nearby" => http!("hospitals-nearby", haven_hospitals::nearby),
+        "hospitals-create" => http!("hospitals-create", haven_hospitals::create),
+        "hospitals-update" => http!("hospitals-update", haven_hospitals::update),
+        "hospitals-capabilities" => http!("hospitals-capabilities", haven_hospitals::capabilities),
+        "hospitals-availability" => http!("hospitals-availability", haven_hospitals::availability),
+        "hospitals-route-alert" => http!("hospitals-route-alert", haven_hospitals::route_alert),
         _ => return None,
     };
     Some(f)

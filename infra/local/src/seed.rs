@@ -2,14 +2,14 @@
 //! facts: names, levels and approximate coordinates; capacities are invented). Loaded once;
 //! a marker item records that it was.
 
-use haven_domain::hospital::Hospital;
+use haven_domain::hospitals::Hospital;
 use haven_domain::ports::{Condition, Table, TableError};
 use haven_domain::{Item, Key, Value};
 
 const HOSPITALS: &str = include_str!("../seed/hospitals.json");
 
 fn marker() -> Key {
-    Key::new("META#DEMO", "SEED#v1")
+    Key::new("META#DEMO", "SEED#v2")
 }
 
 pub fn demo_hospitals() -> Result<Vec<Hospital>, serde_json::Error> {

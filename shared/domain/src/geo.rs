@@ -74,6 +74,60 @@ impl Coordinates {
     }
 }
 
+/// Height and width in degrees of a geohash cell of `precision` characters.
+pub fn cell_size_degrees(precision: usize) -> (f64, f64) {
+    let bits = 5 * precision.clamp(1, 12) as i32;
+    let lng_bits = (bits + 1) / 2;
+    let lat_bits = bits / 2;
+    (180.0 / 2f64.powi(lat_bits), 360.0 / 2f64.powi(lng_bits))
+}
+
+/// The geohash cells of `precision` characters at ring `k` around the cell holding `center`:
+/// every cell whose row and column offsets have a largest magnitude of exactly `k` (ring 0 is
+/// the cell itself). Longitude wraps; rows beyond a pole do not exist.
+pub fn ring(center: Coordinates, precision: usize, k: u32) -> Vec<String> {
+    let (h, w) = cell_size_degrees(precision);
+    let rows = (180.0 / h).round() as i64;
+    let cols = (360.0 / w).round() as i64;
+    let row = (((center.latitude + 90.0) / h).floor() as i64).clamp(0, rows - 1);
+    let col = (((center.longitude + 180.0) / w).floor() as i64).clamp(0, cols - 1);
+    let k = i64::from(k);
+    let mut cells = Vec::new();
+    for dy in -k..=k {
+        let r = row + dy;
+        if !(0..rows).contains(&r) {
+            continue;
+        }
+        let step = if dy.abs() == k { 1 } else { (2 * k).max(1) };
+        let mut dx = -k;
+        while dx <= k {
+            let c = (col + dx).rem_euclid(cols);
+            // The cell's centre, so rounding at a cell edge cannot pick the neighbour.
+            let centre = Coordinates {
+                latitude: -90.0 + (r as f64 + 0.5) * h,
+                longitude: -180.0 + (c as f64 + 0.5) * w,
+            };
+            cells.push(centre.geohash(precision));
+            dx += step;
+        }
+    }
+    cells.sort_unstable();
+    cells.dedup();
+    cells
+}
+
+/// A distance every point within rings 0..=k around `center` is guaranteed to cover: any
+/// place nearer than this lies in one of those cells.
+pub fn covered_km(center: Coordinates, precision: usize, k: u32) -> f64 {
+    let (h, w) = cell_size_degrees(precision);
+    let k = f64::from(k);
+    // The narrowest a cell gets within the block is at its most poleward row.
+    let far_lat = (center.latitude.abs() + (k + 1.0) * h).min(90.0);
+    let width_km = w * 111.32 * far_lat.to_radians().cos();
+    let height_km = h * 110.57;
+    k * width_km.min(height_km).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +146,42 @@ mod tests {
         assert_eq!(err.field(), Some("latitude"));
         let err = Coordinates::new(0.0, f64::NAN).expect_err("invalid");
         assert_eq!(err.field(), Some("longitude"));
+    }
+
+    #[test]
+    fn rings_surround_the_centre_cell() {
+        let knh = Coordinates::new(-1.30088, 36.80734).expect("valid");
+        assert_eq!(ring(knh, 5, 0), vec![knh.geohash(5)]);
+        let first = ring(knh, 5, 1);
+        assert_eq!(first.len(), 8);
+        assert!(!first.contains(&knh.geohash(5)));
+        assert_eq!(ring(knh, 5, 2).len(), 16);
+        // Every point within the covered distance lies in rings 0..=k.
+        for k in 0..4u32 {
+            let covered = covered_km(knh, 5, k);
+            let cells: std::collections::HashSet<String> =
+                (0..=k).flat_map(|i| ring(knh, 5, i)).collect();
+            for step in 0..72 {
+                let bearing = f64::from(step) * 5.0_f64.to_radians();
+                let d = covered * 0.999;
+                let p = Coordinates {
+                    latitude: knh.latitude + d / 110.57 * bearing.cos(),
+                    longitude: knh.longitude
+                        + d / (111.32 * knh.latitude.to_radians().cos()) * bearing.sin(),
+                };
+                assert!(cells.contains(&p.geohash(5)), "k={k} bearing={step}");
+            }
+        }
+    }
+
+    #[test]
+    fn rings_wrap_the_antimeridian_and_stop_at_the_poles() {
+        let east = Coordinates::new(0.0, 179.99).expect("valid");
+        let cells = ring(east, 4, 1);
+        assert_eq!(cells.len(), 8);
+        assert!(cells.iter().any(|c| c.starts_with('8') || c.starts_with('2')));
+        let pole = Coordinates::new(89.99, 0.0).expect("valid");
+        assert_eq!(ring(pole, 4, 1).len(), 5);
     }
 
     #[test]

@@ -136,6 +136,24 @@ impl Item {
     pub fn key(&self) -> Option<Key> {
         Some(Key::new(self.s(PK)?, self.s(SK)?))
     }
+    /// Writes the fields of a serialisable record as attributes (objects become maps, `None`
+    /// becomes NULL), next to whatever keys and index attributes the item already holds.
+    pub fn with_record<T: Serialize>(mut self, record: &T) -> Self {
+        if let Ok(Value::M(fields)) = serde_json::to_value(record).map(json_to_value) {
+            self.0.extend(fields);
+        }
+        self
+    }
+    /// Reads a record back; attributes the record does not name (keys, index attributes,
+    /// envelopes) are ignored.
+    pub fn to_record<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        let fields: serde_json::Map<String, serde_json::Value> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(fields)).ok()
+    }
     /// Whether the item's TTL has passed at `now_epoch_seconds`. DynamoDB deletes expired
     /// items lazily (up to days later), so every reader must apply this itself.
     pub fn is_expired(&self, now_epoch_seconds: i64) -> bool {

@@ -22,6 +22,26 @@ pub enum Access {
 pub const ANYONE_SIGNED_IN: &[Role] = &Role::ALL;
 /// Those who manage accounts.
 pub const ACCOUNT_ADMINS: &[Role] = &[Role::SystemAdmin, Role::HospitalAdmin];
+/// Those who work on alerts: the person in distress, crews, dispatchers, and the clinical
+/// staff of the hospitals an alert is routed to (object scope is checked per alert).
+pub const ALERT_VIEWERS: &[Role] = &[
+    Role::Patient,
+    Role::Responder,
+    Role::Dispatcher,
+    Role::Nurse,
+    Role::Doctor,
+    Role::HospitalAdmin,
+];
+/// Those who see lists of alerts (crews see theirs through their assignments).
+pub const ALERT_LISTERS: &[Role] = &[
+    Role::Patient,
+    Role::Dispatcher,
+    Role::Nurse,
+    Role::Doctor,
+    Role::HospitalAdmin,
+];
+/// The staff who report a hospital's capacity (scoped to their own hospital).
+pub const CAPACITY_REPORTERS: &[Role] = &[Role::Nurse, Role::Doctor, Role::HospitalAdmin];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpRoute {
@@ -186,6 +206,92 @@ pub const CATALOGUE: &[HttpRoute] = &[
         "users-delete",
         Access::Roles(ACCOUNT_ADMINS),
         "Delete a managed account",
+    ),
+    // emergencies
+    route(
+        "POST",
+        "/api/v1/emergency/alert",
+        "emergency-alert",
+        Access::RolesOrBypass(&[Role::Patient]),
+        "Raise an emergency alert",
+    ),
+    route(
+        "GET",
+        "/api/v1/emergency/{alert_id}/status",
+        "emergency-status",
+        Access::RolesOrBypass(ALERT_VIEWERS),
+        "An alert with its hospitals and timeline",
+    ),
+    route(
+        "PUT",
+        "/api/v1/emergency/{alert_id}/location",
+        "emergency-location",
+        Access::RolesOrBypass(&[Role::Patient]),
+        "The person's current position",
+    ),
+    route(
+        "POST",
+        "/api/v1/emergency/{alert_id}/cancel",
+        "emergency-cancel",
+        Access::RolesOrBypass(&[Role::Patient, Role::Dispatcher]),
+        "Cancel an alert",
+    ),
+    route(
+        "POST",
+        "/api/v1/emergency/{alert_id}/verify",
+        "emergency-verify",
+        Access::RolesOrBypass(&[Role::Patient, Role::Dispatcher]),
+        "Second factor of a low-trust alert",
+    ),
+    route(
+        "GET",
+        "/api/v1/emergency/history",
+        "emergency-history",
+        Access::Roles(ALERT_LISTERS),
+        "Alerts, newest first",
+    ),
+    // hospitals
+    route(
+        "GET",
+        "/api/v1/hospitals/nearby",
+        "hospitals-nearby",
+        Access::RolesOrBypass(ANYONE_SIGNED_IN),
+        "Ranked hospitals near a point",
+    ),
+    route(
+        "POST",
+        "/api/v1/hospitals",
+        "hospitals-create",
+        Access::Roles(&[Role::SystemAdmin]),
+        "Register a hospital",
+    ),
+    route(
+        "PUT",
+        "/api/v1/hospitals/{id}",
+        "hospitals-update",
+        Access::Roles(&[Role::SystemAdmin, Role::HospitalAdmin]),
+        "Change a hospital's profile",
+    ),
+    route(
+        "GET",
+        "/api/v1/hospitals/{id}/capabilities",
+        "hospitals-capabilities",
+        Access::Roles(ANYONE_SIGNED_IN),
+        "What a hospital treats and has room for",
+    ),
+    route(
+        "POST",
+        "/api/v1/hospitals/{id}/availability",
+        "hospitals-availability",
+        Access::Roles(CAPACITY_REPORTERS),
+        "Report beds and emergency-department status",
+    ),
+    route(
+        "POST",
+        "/api/v1/hospitals/{id}/alert",
+        "hospitals-route-alert",
+        Access::Roles(&[Role::Dispatcher]),
+        "A dispatcher sends an alert to this hospital",
     ),
     route(
         "GET",

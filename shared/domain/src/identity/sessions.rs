@@ -500,7 +500,7 @@ async fn accept_totp<P: Ports>(ports: &P, user: &User, code: &str) -> Result<(),
 }
 
 /// Sends a one-time code by SMS, replacing any earlier one for the same purpose.
-async fn send_code<P: Ports>(
+pub(crate) async fn send_code<P: Ports>(
     ports: &P,
     purpose: &str,
     subject: &str,
@@ -525,7 +525,7 @@ async fn send_code<P: Ports>(
 }
 
 /// Checks a one-time code: attempt-limited, and deleted on success so it works once.
-async fn accept_code<P: Ports>(
+pub(crate) async fn accept_code<P: Ports>(
     ports: &P,
     purpose: &str,
     subject: &str,

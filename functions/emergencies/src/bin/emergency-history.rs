@@ -1,0 +1,2 @@
+//! The `emergency-history` Lambda function.
+haven_platform::http_function!(haven_emergencies::history);

@@ -1,0 +1,2 @@
+//! The `hospitals-update` Lambda function.
+haven_platform::http_function!(haven_hospitals::update);

@@ -1,0 +1,507 @@
+//! Use cases of the hospitals context: the nearby search, and what system admins and a
+//! hospital's own staff do to keep its profile and capacity true.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::geo::Coordinates;
+use crate::hospitals::profile::{
+    BedCount, Channel, Department, EdStatus, Hospital, Performance, SPECIALTIES,
+};
+use crate::hospitals::ranking::{Criteria, Ranking, rank};
+use crate::hospitals::search::{MAX_RADIUS_KM, SearchStats, candidates};
+use crate::ids::is_valid_id;
+use crate::item::{EXPIRES_AT, Item, Key, Value};
+use crate::ports::{Condition, Ports, Table, TableError, TransactOp};
+use crate::roles::Role;
+
+pub const DEFAULT_RADIUS_KM: f64 = 25.0;
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 50;
+/// Capacity reports are kept this long as events (bed-management history).
+const CAPACITY_EVENT_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Concurrent capacity reports are merged, not refused: this many tries.
+const WRITE_ATTEMPTS: usize = 5;
+
+/// Who is acting on a hospital: their role and, for staff, their hospital.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: String,
+    pub role: Role,
+    pub hospital_id: Option<String>,
+}
+
+impl Actor {
+    fn works_at(&self, hospital_id: &str) -> bool {
+        self.role.is_hospital_staff() && self.hospital_id.as_deref() == Some(hospital_id)
+    }
+}
+
+/// How many hospitals a search tries to know before ranking: enough that the best-scoring
+/// ones are among them, not just the nearest few.
+pub fn candidate_pool(limit: usize) -> usize {
+    (limit * 3).max(20)
+}
+
+/// Searches and ranks. `preferred_level` decides when the search has seen enough: it keeps
+/// widening until it knows `candidate_pool(limit)` qualifying hospitals at that level or
+/// above (so a dense cluster of dispensaries cannot hide the referral hospital behind it).
+pub async fn find<T: Table>(
+    table: &T,
+    center: Coordinates,
+    radius_km: f64,
+    criteria: &Criteria,
+    preferred_level: u8,
+) -> Result<(Ranking, SearchStats), DomainError> {
+    let (found, stats) = candidates(
+        table,
+        center,
+        radius_km,
+        candidate_pool(criteria.limit),
+        |h| h.level >= preferred_level && criteria.qualifies(h),
+    )
+    .await?;
+    Ok((rank(&found, criteria), stats))
+}
+
+/// `GET /hospitals/nearby` parameters, as given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NearbyRequest {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub radius_km: Option<f64>,
+    pub specialty: Option<String>,
+    pub min_beds: Option<u32>,
+    pub min_level: Option<u8>,
+    pub limit: Option<usize>,
+}
+
+pub async fn nearby<P: Ports>(ports: &P, request: NearbyRequest) -> Result<Ranking, DomainError> {
+    let latitude = request
+        .latitude
+        .ok_or_else(|| DomainError::invalid("lat", "lat is required"))?;
+    let longitude = request
+        .longitude
+        .ok_or_else(|| DomainError::invalid("lng", "lng is required"))?;
+    let center = Coordinates::new(latitude, longitude).map_err(|e| match e.field() {
+        Some("latitude") => DomainError::invalid("lat", "lat must be between -90 and 90"),
+        _ => DomainError::invalid("lng", "lng must be between -180 and 180"),
+    })?;
+    let radius_km = request.radius_km.unwrap_or(DEFAULT_RADIUS_KM);
+    if !(radius_km > 0.0 && radius_km <= MAX_RADIUS_KM) {
+        return Err(DomainError::invalid(
+            "radius_km",
+            format!("radius_km is more than 0 and at most {MAX_RADIUS_KM}"),
+        ));
+    }
+    let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(DomainError::invalid(
+            "limit",
+            format!("limit is 1 to {MAX_LIMIT}"),
+        ));
+    }
+    if let Some(s) = &request.specialty
+        && !SPECIALTIES.contains(&s.as_str())
+    {
+        return Err(DomainError::invalid(
+            "specialty",
+            format!("unknown specialty; known: {}", SPECIALTIES.join(", ")),
+        ));
+    }
+    let min_level = request.min_level.unwrap_or(2);
+    if !(2..=6).contains(&min_level) {
+        return Err(DomainError::invalid("min_level", "min_level is 2 to 6"));
+    }
+    let criteria = Criteria {
+        specialty: request.specialty,
+        specialty_required: true,
+        min_beds: request.min_beds.unwrap_or(0),
+        min_level,
+        needs_icu: false,
+        limit,
+    };
+    Ok(find(ports.table(), center, radius_km, &criteria, min_level)
+        .await?
+        .0)
+}
+
+pub async fn load<P: Ports>(ports: &P, hospital_id: &str) -> Result<Hospital, DomainError> {
+    let not_found = || DomainError::NotFound("hospital".into());
+    if !is_valid_id(hospital_id) {
+        return Err(not_found());
+    }
+    ports
+        .table()
+        .get(&Hospital::key(hospital_id))
+        .await?
+        .as_ref()
+        .and_then(Hospital::from_item)
+        .ok_or_else(not_found)
+}
+
+/// `POST /hospitals`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewHospital {
+    pub name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub level: u8,
+    #[serde(default)]
+    pub specialties: Vec<String>,
+    #[serde(default)]
+    pub beds_total: Option<u32>,
+    #[serde(default)]
+    pub county: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub departments: Vec<Department>,
+    #[serde(default)]
+    pub equipment: Vec<String>,
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreatedHospital {
+    pub hospital_id: String,
+}
+
+pub async fn create<P: Ports>(
+    ports: &P,
+    actor: &Actor,
+    input: NewHospital,
+) -> Result<CreatedHospital, DomainError> {
+    if actor.role != Role::SystemAdmin {
+        return Err(DomainError::Forbidden);
+    }
+    let beds = input.beds_total.unwrap_or(0);
+    let hospital = Hospital {
+        hospital_id: ports.ids().next_id(),
+        name: input.name.trim().to_owned(),
+        latitude: input.latitude,
+        longitude: input.longitude,
+        level: input.level,
+        county: input.county,
+        phone: input.phone,
+        specialties: input.specialties,
+        departments: input.departments,
+        equipment: input.equipment,
+        beds: BTreeMap::new(),
+        beds_total: beds,
+        // Until the first capacity report, the registered beds stand in for free ones.
+        beds_available: beds,
+        icu_beds_available: 0,
+        ed_status: EdStatus::Open,
+        channels: input.channels,
+        performance: Performance::default(),
+        source: None,
+        capacity_updated_at: None,
+        version: 1,
+    };
+    hospital.validate()?;
+    ports
+        .table()
+        .put(hospital.to_item(), Some(Condition::item_absent()))
+        .await?;
+    Ok(CreatedHospital {
+        hospital_id: hospital.hospital_id,
+    })
+}
+
+/// `PUT /hospitals/{id}`: the profile, departments, specialties, equipment and channels.
+/// Absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChanges {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub county: Option<String>,
+    pub level: Option<u8>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub specialties: Option<Vec<String>>,
+    pub departments: Option<Vec<Department>>,
+    pub equipment: Option<Vec<String>>,
+    pub channels: Option<Vec<Channel>>,
+}
+
+pub async fn update_profile<P: Ports>(
+    ports: &P,
+    actor: &Actor,
+    hospital_id: &str,
+    changes: ProfileChanges,
+) -> Result<Capabilities, DomainError> {
+    let may = actor.role == Role::SystemAdmin
+        || (actor.role == Role::HospitalAdmin && actor.works_at(hospital_id));
+    if !may {
+        return Err(DomainError::Forbidden);
+    }
+    // Level and place decide who gets sent patients: only Haven's admins change them.
+    let moves = changes.level.is_some() || changes.latitude.is_some() || changes.longitude.is_some();
+    if moves && actor.role != Role::SystemAdmin {
+        return Err(DomainError::invalid(
+            "level",
+            "level and location are changed by a system admin",
+        ));
+    }
+    write_with_retry(ports, hospital_id, |h| {
+        let c = changes.clone();
+        if let Some(v) = c.name {
+            h.name = v.trim().to_owned();
+        }
+        if c.phone.is_some() {
+            h.phone = c.phone;
+        }
+        if c.county.is_some() {
+            h.county = c.county;
+        }
+        if let Some(v) = c.level {
+            h.level = v;
+        }
+        if let Some(v) = c.latitude {
+            h.latitude = v;
+        }
+        if let Some(v) = c.longitude {
+            h.longitude = v;
+        }
+        if let Some(v) = c.specialties {
+            h.specialties = v;
+        }
+        if let Some(v) = c.departments {
+            h.departments = v;
+        }
+        if let Some(v) = c.equipment {
+            h.equipment = v;
+        }
+        if let Some(v) = c.channels {
+            h.channels = v;
+        }
+        Ok(None)
+    })
+    .await
+    .map(|h| capabilities_of(&h))
+}
+
+/// `POST /hospitals/{id}/availability`: a capacity report from the hospital's staff.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityReport {
+    /// Counts by bed type; a type not named keeps its last count.
+    #[serde(default)]
+    pub beds: BTreeMap<String, BedCountChange>,
+    pub ed_status: Option<EdStatus>,
+    /// For hospitals that report totals only.
+    pub beds_available: Option<u32>,
+    pub icu_beds_available: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BedCountChange {
+    pub available: u32,
+    pub total: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacitySnapshot {
+    pub hospital_id: String,
+    pub ed_status: EdStatus,
+    pub beds: BTreeMap<String, BedCount>,
+    pub beds_total: u32,
+    pub beds_available: u32,
+    pub icu_beds_available: u32,
+    pub capacity_updated_at: Option<String>,
+}
+
+pub async fn report_capacity<P: Ports>(
+    ports: &P,
+    actor: &Actor,
+    hospital_id: &str,
+    report: CapacityReport,
+) -> Result<CapacitySnapshot, DomainError> {
+    if !actor.works_at(hospital_id) {
+        return Err(DomainError::Forbidden);
+    }
+    if report.beds.is_empty()
+        && report.ed_status.is_none()
+        && report.beds_available.is_none()
+        && report.icu_beds_available.is_none()
+    {
+        return Err(DomainError::invalid(
+            "beds",
+            "report at least one of beds, ed_status, beds_available, icu_beds_available",
+        ));
+    }
+    if !report.beds.is_empty()
+        && (report.beds_available.is_some() || report.icu_beds_available.is_some())
+    {
+        return Err(DomainError::invalid(
+            "beds_available",
+            "send counts by type in beds, or totals, not both",
+        ));
+    }
+    let now = ports.clock().now();
+    let actor_id = actor.user_id.clone();
+    let hospital = write_with_retry(ports, hospital_id, |h| {
+        for (kind, change) in &report.beds {
+            let previous = h.beds.get(kind).copied().unwrap_or_default();
+            let total = change.total.unwrap_or(previous.total.max(change.available));
+            h.beds.insert(
+                kind.clone(),
+                BedCount {
+                    total,
+                    available: change.available,
+                },
+            );
+        }
+        if let Some(v) = report.beds_available {
+            h.beds_available = v;
+            h.beds_total = h.beds_total.max(v);
+        }
+        if let Some(v) = report.icu_beds_available {
+            h.icu_beds_available = v;
+        }
+        if let Some(s) = report.ed_status {
+            h.ed_status = s;
+        }
+        h.recount_beds();
+        h.capacity_updated_at = Some(now.to_rfc3339());
+        // Each report is an event too: kept for bed-management history.
+        let event_key = Key::new(
+            format!("HOSPITAL#{}", h.hospital_id),
+            format!("CAPACITY#{}#{}", now.to_rfc3339(), ports.ids().next_id()),
+        );
+        let event = Item::new(&event_key)
+            .with("reported_by", Value::s(&actor_id))
+            .with("ed_status", Value::s(h.ed_status.as_str()))
+            .with("beds_total", Value::n(h.beds_total))
+            .with("beds_available", Value::n(h.beds_available))
+            .with("icu_beds_available", Value::n(h.icu_beds_available))
+            .with(
+                EXPIRES_AT,
+                Value::n(now.plus(CAPACITY_EVENT_LIFETIME).epoch_seconds()),
+            );
+        Ok(Some(event))
+    })
+    .await?;
+    Ok(CapacitySnapshot {
+        hospital_id: hospital.hospital_id,
+        ed_status: hospital.ed_status,
+        beds: hospital.beds,
+        beds_total: hospital.beds_total,
+        beds_available: hospital.beds_available,
+        icu_beds_available: hospital.icu_beds_available,
+        capacity_updated_at: hospital.capacity_updated_at,
+    })
+}
+
+/// Reads, changes and writes a hospital under its version, retrying when someone else wrote
+/// in between. `change` may return an extra item written in the same transaction.
+async fn write_with_retry<P: Ports>(
+    ports: &P,
+    hospital_id: &str,
+    mut change: impl FnMut(&mut Hospital) -> Result<Option<Item>, DomainError>,
+) -> Result<Hospital, DomainError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let mut hospital = load(ports, hospital_id).await?;
+        let version = hospital.version;
+        let extra = change(&mut hospital)?;
+        hospital.validate()?;
+        hospital.version = version + 1;
+        let item = hospital.to_item();
+        let condition = Some(Condition::version_is(version));
+        let outcome = match extra {
+            None => ports.table().put(item, condition).await,
+            Some(event) => {
+                let ops = vec![
+                    TransactOp::Put { item, condition },
+                    TransactOp::Put {
+                        item: event,
+                        condition: None,
+                    },
+                ];
+                ports.table().transact_write(ops).await
+            }
+        };
+        match outcome {
+            Ok(()) => return Ok(hospital),
+            Err(TableError::ConditionFailed | TableError::TransactionCanceled(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(DomainError::conflict(
+        "the hospital is being changed by others; try again",
+    ))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PerformanceView {
+    pub offered: u32,
+    pub accepted: u32,
+    pub acceptance_rate: Option<f64>,
+    pub mean_ack_seconds: Option<f64>,
+}
+
+/// `GET /hospitals/{id}/capabilities`: what the hospital can do and has room for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capabilities {
+    pub hospital_id: String,
+    pub name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub level: u8,
+    pub county: Option<String>,
+    pub phone: Option<String>,
+    pub specialties: Vec<String>,
+    pub departments: Vec<Department>,
+    pub equipment: Vec<String>,
+    pub ed_status: EdStatus,
+    pub beds: BTreeMap<String, BedCount>,
+    pub beds_total: u32,
+    pub beds_available: u32,
+    pub icu_beds_available: u32,
+    pub capacity_updated_at: Option<String>,
+    pub channels: Vec<Channel>,
+    pub performance: PerformanceView,
+}
+
+pub fn capabilities_of(h: &Hospital) -> Capabilities {
+    Capabilities {
+        hospital_id: h.hospital_id.clone(),
+        name: h.name.clone(),
+        latitude: h.latitude,
+        longitude: h.longitude,
+        level: h.level,
+        county: h.county.clone(),
+        phone: h.phone.clone(),
+        specialties: h.specialties.clone(),
+        departments: h.departments.clone(),
+        equipment: h.equipment.clone(),
+        ed_status: h.ed_status,
+        beds: h.beds.clone(),
+        beds_total: h.beds_total,
+        beds_available: h.beds_available,
+        icu_beds_available: h.icu_beds_available,
+        capacity_updated_at: h.capacity_updated_at.clone(),
+        channels: h.notification_channels(),
+        performance: PerformanceView {
+            offered: h.performance.offered,
+            accepted: h.performance.accepted,
+            acceptance_rate: h.performance.acceptance_rate(),
+            mean_ack_seconds: h.performance.mean_ack_seconds(),
+        },
+    }
+}
+
+pub async fn capabilities<P: Ports>(
+    ports: &P,
+    hospital_id: &str,
+) -> Result<Capabilities, DomainError> {
+    Ok(capabilities_of(&load(ports, hospital_id).await?))
+}

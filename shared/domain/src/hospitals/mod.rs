@@ -1,0 +1,9 @@
+//! The hospitals context: profiles and capacity, the geohash search, ranking, and import.
+
+pub mod import;
+pub mod manage;
+pub mod profile;
+pub mod ranking;
+pub mod search;
+
+pub use profile::{BedCount, Channel, EdStatus, Hospital};
