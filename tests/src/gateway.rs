@@ -9,6 +9,8 @@ use haven_local::Gateway;
 use haven_platform::{AwsPorts, EmbeddedPorts};
 
 type Rotate = Box<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>;
+type Drain =
+    Box<dyn Fn(&'static str) -> futures::future::BoxFuture<'static, Vec<String>> + Send + Sync>;
 
 /// The system admin every test gateway starts with.
 pub const ADMIN_EMAIL: &str = "admin@haven.test";
@@ -19,6 +21,9 @@ pub struct RunningGateway {
     pub ws_url: String,
     /// Rotates the JWT signing key, as `haven-admin rotate-signing-key` does.
     pub rotate_signing_key: Rotate,
+    /// Takes every message waiting on a queue (by its logical name) and returns the bodies:
+    /// what the notification pipeline would receive.
+    pub drain_queue: Drain,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -59,6 +64,32 @@ async fn start<P: Ports>(
                 .expect("rotate")
         })
     });
+    let for_drain = ports.clone();
+    let drain_queue: Drain = Box::new(move |queue| {
+        let ports = for_drain.clone();
+        Box::pin(async move {
+            use haven_domain::ports::{Queue, ReceiveOptions};
+            let mut bodies = Vec::new();
+            loop {
+                let batch = ports
+                    .queue()
+                    .receive(queue, ReceiveOptions::default())
+                    .await
+                    .expect("receive");
+                if batch.is_empty() {
+                    return bodies;
+                }
+                for m in batch {
+                    ports
+                        .queue()
+                        .delete(queue, &m.receipt_handle)
+                        .await
+                        .expect("delete");
+                    bodies.push(m.body);
+                }
+            }
+        })
+    });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let gateway = Gateway::new(ports, sockets);
     tokio::spawn(async move {
@@ -70,6 +101,7 @@ async fn start<P: Ports>(
     });
     RunningGateway {
         rotate_signing_key,
+        drain_queue,
         base_url: format!("http://{addr}"),
         ws_url: format!("ws://{addr}"),
         shutdown: Some(tx),

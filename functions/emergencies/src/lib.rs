@@ -7,8 +7,7 @@ use haven_domain::emergencies::trigger::{self, Outcome, Reporter, TriggerRequest
 use haven_domain::emergencies::view::Viewer;
 use haven_domain::ports::Ports;
 use haven_edge::{
-    ApiError, Caller, HandlerResult, json_response, page_cursor, page_limit, parse_json,
-    path_param,
+    ApiError, Caller, HandlerResult, json_response, page_cursor, page_limit, parse_json, path_param,
 };
 use http::{HeaderValue, StatusCode};
 use lambda_http::Request;
@@ -62,7 +61,9 @@ pub async fn alert<P: Ports>(ports: &P, caller: Caller, req: Request) -> Handler
         "/api/v1/emergency/{}/status",
         triggered.alert.alert_id
     )) {
-        response.headers_mut().insert(http::header::LOCATION, location);
+        response
+            .headers_mut()
+            .insert(http::header::LOCATION, location);
     }
     Ok(response)
 }
@@ -134,8 +135,7 @@ struct Verification {
 pub async fn verify<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
     let alert_id = path_param(&req, "alert_id")?;
     let body: Verification = optional_body(&req)?;
-    let view =
-        lifecycle::verify(ports, &viewer(&caller)?, alert_id, body.code.as_deref()).await?;
+    let view = lifecycle::verify(ports, &viewer(&caller)?, alert_id, body.code.as_deref()).await?;
     json_response(StatusCode::OK, &view)
 }
 

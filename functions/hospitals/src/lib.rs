@@ -8,7 +8,9 @@ use haven_domain::hospitals::manage::{
 };
 use haven_domain::ports::Ports;
 use haven_edge::json::DEFAULT_BODY_LIMIT;
-use haven_edge::{ApiError, Caller, HandlerResult, json_response, parse_json, path_param, query_param};
+use haven_edge::{
+    ApiError, Caller, HandlerResult, json_response, parse_json, path_param, query_param,
+};
 use http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;

@@ -179,7 +179,11 @@ mod tests {
         let east = Coordinates::new(0.0, 179.99).expect("valid");
         let cells = ring(east, 4, 1);
         assert_eq!(cells.len(), 8);
-        assert!(cells.iter().any(|c| c.starts_with('8') || c.starts_with('2')));
+        assert!(
+            cells
+                .iter()
+                .any(|c| c.starts_with('8') || c.starts_with('2'))
+        );
         let pole = Coordinates::new(89.99, 0.0).expect("valid");
         assert_eq!(ring(pole, 4, 1).len(), 5);
     }

@@ -5,11 +5,11 @@
 
 pub mod catalogue;
 pub mod clock;
+pub mod emergencies;
 pub mod envelope;
 pub mod error;
 pub mod geo;
 pub mod health;
-pub mod emergencies;
 pub mod hospitals;
 pub mod identity;
 pub mod ids;

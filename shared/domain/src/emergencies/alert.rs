@@ -5,12 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Timestamp;
 use crate::error::DomainError;
 use crate::hospitals::EdStatus;
 use crate::hospitals::ranking::{RankedHospital, ScoreParts};
 use crate::item::{Item, Key, Value};
 use crate::ports::EncryptionContext;
-use crate::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -166,7 +166,11 @@ pub struct Location {
 pub const MAX_ACCURACY_M: f64 = 50_000.0;
 
 impl Location {
-    pub fn new(latitude: f64, longitude: f64, accuracy_m: Option<f64>) -> Result<Self, DomainError> {
+    pub fn new(
+        latitude: f64,
+        longitude: f64,
+        accuracy_m: Option<f64>,
+    ) -> Result<Self, DomainError> {
         crate::geo::Coordinates::new(latitude, longitude)?;
         if let Some(a) = accuracy_m
             && !(a.is_finite() && (0.0..=MAX_ACCURACY_M).contains(&a))
@@ -374,7 +378,12 @@ mod tests {
             Closed,
         ];
         for pair in path.windows(2) {
-            assert!(pair[0].can_become(pair[1]), "{:?} -> {:?}", pair[0], pair[1]);
+            assert!(
+                pair[0].can_become(pair[1]),
+                "{:?} -> {:?}",
+                pair[0],
+                pair[1]
+            );
         }
         let all = [
             Triggered,
@@ -400,7 +409,9 @@ mod tests {
     #[test]
     fn an_illegal_transition_reports_the_current_state_and_changes_nothing() {
         let mut alert = sample();
-        alert.transition(Status::Cancelled, Timestamp::from_millis(1_000), "u", None).expect("legal");
+        alert
+            .transition(Status::Cancelled, Timestamp::from_millis(1_000), "u", None)
+            .expect("legal");
         let err = alert
             .transition(Status::Cancelled, Timestamp::from_millis(2_000), "u", None)
             .expect_err("illegal");
@@ -431,7 +442,9 @@ mod tests {
             Some("emergency_type")
         );
         assert_eq!(
-            Location::new(0.0, 0.0, Some(-1.0)).expect_err("bad").field(),
+            Location::new(0.0, 0.0, Some(-1.0))
+                .expect_err("bad")
+                .field(),
             Some("accuracy_m")
         );
     }

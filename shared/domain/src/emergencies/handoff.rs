@@ -71,7 +71,11 @@ pub fn outbox_item(
     .with("gsi2pk", Value::s(OUTBOX))
     .with(
         "gsi2sk",
-        Value::s(format!("{}#{}#{event_id}", now.to_rfc3339(), alert.alert_id)),
+        Value::s(format!(
+            "{}#{}#{event_id}",
+            now.to_rfc3339(),
+            alert.alert_id
+        )),
     )
     .with("topic", Value::s(ALERTS_TOPIC))
     .with(
@@ -122,7 +126,11 @@ async fn publish_one<P: Ports>(ports: &P, item: &Item) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // Delivered at least once; a second publish after a crash here is for the consumers'
     // idempotency (they key on alert and event).
-    match ports.table().delete(&key, Some(Condition::item_present())).await {
+    match ports
+        .table()
+        .delete(&key, Some(Condition::item_present()))
+        .await
+    {
         Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.to_string()),
     }

@@ -6,16 +6,16 @@ use serde::Serialize;
 use crate::Timestamp;
 use crate::emergencies::alert::{Alert, Location, MatchedHospital, Status};
 use crate::emergencies::handoff::{self, ALERT_CANCELLED};
-use crate::emergencies::trigger::{
-    hand_to_hospital, load_alert, match_hospitals, open_clinical,
-};
+use crate::emergencies::trigger::{hand_to_hospital, load_alert, match_hospitals, open_clinical};
 use crate::emergencies::view::{AlertSummary, AlertView, Viewer, summary, view};
 use crate::envelope::Envelope;
 use crate::error::DomainError;
 use crate::hospitals::manage;
 use crate::hospitals::ranking::{Criteria, RankedHospital, eta_minutes, score_parts};
 use crate::item::Item;
-use crate::ports::{Condition, Cursor, Index, Ports, Query, SortKey, Table, TableError, TransactOp};
+use crate::ports::{
+    Condition, Cursor, Index, Ports, Query, SortKey, Table, TableError, TransactOp,
+};
 use crate::roles::Role;
 
 const ATTEMPTS: usize = 5;
@@ -70,7 +70,10 @@ pub async fn history<P: Ports>(
         }
         Role::Dispatcher => Query::partition("ALERTS").on(Index::Gsi2),
         Role::Nurse | Role::Doctor | Role::HospitalAdmin => {
-            let h = viewer.hospital_id.as_deref().ok_or(DomainError::Forbidden)?;
+            let h = viewer
+                .hospital_id
+                .as_deref()
+                .ok_or(DomainError::Forbidden)?;
             Query::partition(format!("HOSPITAL#{h}")).sort(SortKey::BeginsWith("ALERT#".into()))
         }
         _ => return Err(DomainError::Forbidden),
@@ -83,9 +86,11 @@ pub async fn history<P: Ports>(
         page.items.iter().filter_map(Alert::from_item).collect()
     } else {
         // Routing records point at alerts; read those (in parallel, a page at a time).
-        let reads = page.items.iter().filter_map(|i| i.s("alert_id")).map(|id| async move {
-            load_alert(ports, id).await.map(|(a, _)| a)
-        });
+        let reads = page
+            .items
+            .iter()
+            .filter_map(|i| i.s("alert_id"))
+            .map(|id| async move { load_alert(ports, id).await.map(|(a, _)| a) });
         futures::future::join_all(reads)
             .await
             .into_iter()
@@ -191,10 +196,15 @@ pub async fn cancel<P: Ports>(
     if let Some(r) = reason
         && r.chars().count() > 200
     {
-        return Err(DomainError::invalid("reason", "a reason has at most 200 characters"));
+        return Err(DomainError::invalid(
+            "reason",
+            "a reason has at most 200 characters",
+        ));
     }
     let changed = change(ports, viewer, alert_id, |alert, now| {
-        if !(viewer.is_reporter(alert) || viewer.role == Role::Dispatcher && viewer.bypass_jti.is_none()) {
+        if !(viewer.is_reporter(alert)
+            || viewer.role == Role::Dispatcher && viewer.bypass_jti.is_none())
+        {
             return Err(DomainError::Forbidden);
         }
         alert.transition(Status::Cancelled, now, &viewer.user_id, reason)?;
@@ -235,7 +245,10 @@ pub async fn verify<P: Ports>(
     }
     if alert.status != Status::Unverified {
         return Err(DomainError::Conflict {
-            message: format!("an alert that is {} needs no verification", alert.status.as_str()),
+            message: format!(
+                "an alert that is {} needs no verification",
+                alert.status.as_str()
+            ),
             current: Some(alert.status.as_str().into()),
         });
     }
@@ -255,7 +268,8 @@ pub async fn verify<P: Ports>(
             })?;
         "verified by a code sent to the phone"
     };
-    let ranked = match_hospitals(ports, alert.emergency_type, alert.priority, &alert.location).await?;
+    let ranked =
+        match_hospitals(ports, alert.emergency_type, alert.priority, &alert.location).await?;
     let changed = change(ports, viewer, alert_id, |alert, now| {
         alert.verified_at = Some(now.to_rfc3339());
         alert.timeline.push(crate::emergencies::alert::Transition {
@@ -284,11 +298,17 @@ pub async fn route_to_hospital<P: Ports>(
     if let Some(r) = reason
         && r.chars().count() > 200
     {
-        return Err(DomainError::invalid("reason", "a reason has at most 200 characters"));
+        return Err(DomainError::invalid(
+            "reason",
+            "a reason has at most 200 characters",
+        ));
     }
     let hospital = manage::load(ports, hospital_id).await?;
     let changed = change(ports, viewer, alert_id, |alert, now| {
-        let distance_km = alert.location.coordinates().distance_km(hospital.coordinates());
+        let distance_km = alert
+            .location
+            .coordinates()
+            .distance_km(hospital.coordinates());
         let criteria = Criteria {
             specialty: alert.emergency_type.specialty().map(str::to_owned),
             specialty_required: false,
@@ -316,8 +336,11 @@ pub async fn route_to_hospital<P: Ports>(
             channels: hospital.notification_channels(),
         };
         // The dispatcher's choice first, then the earlier plan without it.
-        let earlier: Vec<&MatchedHospital> =
-            alert.hospital.iter().chain(alert.fallbacks.iter()).collect();
+        let earlier: Vec<&MatchedHospital> = alert
+            .hospital
+            .iter()
+            .chain(alert.fallbacks.iter())
+            .collect();
         let keep: Vec<MatchedHospital> = earlier
             .into_iter()
             .filter(|m| m.hospital_id != hospital.hospital_id)

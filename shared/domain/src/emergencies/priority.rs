@@ -116,53 +116,90 @@ pub const KNOWN_SYMPTOMS: &[&str] = &[
 ];
 
 pub const RULES: &[Rule] = &[
-    rule("symptom.unconscious", Critical, "the person is unconscious", |f| {
-        f.has_symptom(&["unconscious"])
+    rule(
+        "symptom.unconscious",
+        Critical,
+        "the person is unconscious",
+        |f| f.has_symptom(&["unconscious"]),
+    ),
+    rule(
+        "symptom.not_breathing",
+        Critical,
+        "the person is not breathing",
+        |f| f.has_symptom(&["not_breathing", "no_pulse"]),
+    ),
+    rule(
+        "symptom.severe_bleeding",
+        Critical,
+        "severe bleeding",
+        |f| f.has_symptom(&["severe_bleeding"]),
+    ),
+    rule("symptom.choking", Critical, "choking", |f| {
+        f.has_symptom(&["choking"])
     }),
-    rule("symptom.not_breathing", Critical, "the person is not breathing", |f| {
-        f.has_symptom(&["not_breathing", "no_pulse"])
+    rule("symptom.seizure", Critical, "a seizure", |f| {
+        f.has_symptom(&["seizure"])
     }),
-    rule("symptom.severe_bleeding", Critical, "severe bleeding", |f| {
-        f.has_symptom(&["severe_bleeding"])
-    }),
-    rule("symptom.choking", Critical, "choking", |f| f.has_symptom(&["choking"])),
-    rule("symptom.seizure", Critical, "a seizure", |f| f.has_symptom(&["seizure"])),
     rule(
         "symptom.stroke_signs",
         Critical,
         "signs of a stroke (face, speech or one-sided weakness)",
         |f| f.has_symptom(&["face_drooping", "slurred_speech", "one_sided_weakness"]),
     ),
-    rule("vitals.spo2_low", Critical, "oxygen saturation below 90%", |f| {
-        f.vitals.spo2.is_some_and(|v| v < 90.0)
-    }),
-    rule("vitals.systolic_low", Critical, "systolic blood pressure below 90", |f| {
-        f.vitals.systolic_bp.is_some_and(|v| v < 90.0)
-    }),
+    rule(
+        "vitals.spo2_low",
+        Critical,
+        "oxygen saturation below 90%",
+        |f| f.vitals.spo2.is_some_and(|v| v < 90.0),
+    ),
+    rule(
+        "vitals.systolic_low",
+        Critical,
+        "systolic blood pressure below 90",
+        |f| f.vitals.systolic_bp.is_some_and(|v| v < 90.0),
+    ),
     rule(
         "vitals.heart_rate_extreme",
         Critical,
         "heart rate below 40 or above 150",
-        |f| f.vitals.heart_rate.is_some_and(|v| !(40.0..=150.0).contains(&v)),
+        |f| {
+            f.vitals
+                .heart_rate
+                .is_some_and(|v| !(40.0..=150.0).contains(&v))
+        },
     ),
     rule(
         "vitals.respiratory_rate_extreme",
         Critical,
         "breathing rate below 8 or above 30",
-        |f| f.vitals.respiratory_rate.is_some_and(|v| !(8.0..=30.0).contains(&v)),
+        |f| {
+            f.vitals
+                .respiratory_rate
+                .is_some_and(|v| !(8.0..=30.0).contains(&v))
+        },
     ),
-    rule("vitals.gcs_low", Critical, "Glasgow Coma Scale of 8 or less", |f| {
-        f.vitals.gcs.is_some_and(|v| v <= 8.0)
-    }),
+    rule(
+        "vitals.gcs_low",
+        Critical,
+        "Glasgow Coma Scale of 8 or less",
+        |f| f.vitals.gcs.is_some_and(|v| v <= 8.0),
+    ),
     rule(
         "vitals.glucose_extreme",
         Critical,
         "blood glucose below 3 or above 30 mmol/L",
-        |f| f.vitals.blood_glucose_mmol.is_some_and(|v| !(3.0..=30.0).contains(&v)),
+        |f| {
+            f.vitals
+                .blood_glucose_mmol
+                .is_some_and(|v| !(3.0..=30.0).contains(&v))
+        },
     ),
-    rule("type.cardiac_chest_pain", Critical, "a cardiac emergency with chest pain", |f| {
-        f.is(EmergencyType::Cardiac) && f.has_symptom(&["chest_pain"])
-    }),
+    rule(
+        "type.cardiac_chest_pain",
+        Critical,
+        "a cardiac emergency with chest pain",
+        |f| f.is(EmergencyType::Cardiac) && f.has_symptom(&["chest_pain"]),
+    ),
     rule(
         "condition.cardiac_history",
         Critical,
@@ -181,26 +218,49 @@ pub const RULES: &[Rule] = &[
                 && f.has_condition(&["asthma", "copd"])
         },
     ),
-    rule("condition.pregnancy_trauma", Critical, "injury during pregnancy", |f| {
-        f.is(EmergencyType::Trauma) && f.has_condition(&["pregnancy"])
+    rule(
+        "condition.pregnancy_trauma",
+        Critical,
+        "injury during pregnancy",
+        |f| f.is(EmergencyType::Trauma) && f.has_condition(&["pregnancy"]),
+    ),
+    rule(
+        "type.obstetric_bleeding",
+        Critical,
+        "bleeding in pregnancy or childbirth",
+        |f| {
+            f.is(EmergencyType::Obstetric)
+                && f.has_symptom(&["vaginal_bleeding", "severe_bleeding"])
+        },
+    ),
+    rule(
+        "age.infant_breathing",
+        Critical,
+        "an infant with breathing difficulty",
+        |f| {
+            f.age_years.is_some_and(|a| a < 1)
+                && (f.is(EmergencyType::Respiratory) || f.has_symptom(&["difficulty_breathing"]))
+        },
+    ),
+    rule("type.cardiac", High, "a cardiac emergency", |f| {
+        f.is(EmergencyType::Cardiac)
     }),
-    rule("type.obstetric_bleeding", Critical, "bleeding in pregnancy or childbirth", |f| {
-        f.is(EmergencyType::Obstetric) && f.has_symptom(&["vaginal_bleeding", "severe_bleeding"])
-    }),
-    rule("age.infant_breathing", Critical, "an infant with breathing difficulty", |f| {
-        f.age_years.is_some_and(|a| a < 1)
-            && (f.is(EmergencyType::Respiratory) || f.has_symptom(&["difficulty_breathing"]))
-    }),
-    rule("type.cardiac", High, "a cardiac emergency", |f| f.is(EmergencyType::Cardiac)),
     rule("type.respiratory", High, "a breathing emergency", |f| {
         f.is(EmergencyType::Respiratory) || f.has_symptom(&["difficulty_breathing"])
     }),
-    rule("type.trauma", High, "an injury", |f| f.is(EmergencyType::Trauma)),
-    rule("type.obstetric", High, "a pregnancy or childbirth emergency", |f| {
-        f.is(EmergencyType::Obstetric)
+    rule("type.trauma", High, "an injury", |f| {
+        f.is(EmergencyType::Trauma)
     }),
+    rule(
+        "type.obstetric",
+        High,
+        "a pregnancy or childbirth emergency",
+        |f| f.is(EmergencyType::Obstetric),
+    ),
     rule("type.burn", High, "a burn", |f| f.is(EmergencyType::Burn)),
-    rule("type.poisoning", High, "a poisoning", |f| f.is(EmergencyType::Poisoning)),
+    rule("type.poisoning", High, "a poisoning", |f| {
+        f.is(EmergencyType::Poisoning)
+    }),
     rule("type.pediatric", High, "a child's emergency", |f| {
         f.is(EmergencyType::Pediatric)
     }),
@@ -208,12 +268,21 @@ pub const RULES: &[Rule] = &[
         "vitals.temperature_extreme",
         High,
         "temperature of 40 °C or more, or below 35 °C",
-        |f| f.vitals.temperature_c.is_some_and(|v| !(35.0..40.0).contains(&v)),
+        |f| {
+            f.vitals
+                .temperature_c
+                .is_some_and(|v| !(35.0..40.0).contains(&v))
+        },
     ),
     rule("age.elderly", High, "a person aged 75 or more", |f| {
         f.age_years.is_some_and(|a| a >= 75)
     }),
-    rule("default", Medium, "no rule for a higher priority applied", |_| true),
+    rule(
+        "default",
+        Medium,
+        "no rule for a higher priority applied",
+        |_| true,
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,7 +333,10 @@ mod tests {
             symptoms: &chest,
             ..Default::default()
         });
-        assert_eq!((d.priority, d.rule), (Priority::Critical, "type.cardiac_chest_pain"));
+        assert_eq!(
+            (d.priority, d.rule),
+            (Priority::Critical, "type.cardiac_chest_pain")
+        );
 
         let d = prioritise(&Facts {
             emergency_type: Some(EmergencyType::Cardiac),
@@ -315,7 +387,10 @@ mod tests {
             heart_rate: Some(f64::NAN),
             ..Default::default()
         };
-        assert_eq!(v.validate().expect_err("bad").field(), Some("vitals.heart_rate"));
+        assert_eq!(
+            v.validate().expect_err("bad").field(),
+            Some("vitals.heart_rate")
+        );
         assert!(Vitals::default().validate().is_ok());
     }
 }

@@ -77,7 +77,10 @@ impl TriggerRequest {
                 ));
             }
             Some(n) if n.chars().any(|c| c.is_control() && c != '\n') => {
-                return Err(DomainError::invalid("note", "a note has no control characters"));
+                return Err(DomainError::invalid(
+                    "note",
+                    "a note has no control characters",
+                ));
             }
             Some("") | None => None,
             Some(n) => Some(n.to_owned()),
@@ -327,12 +330,19 @@ pub async fn trigger<P: Ports>(
             .map(str::to_owned);
         if let Some(alert_id) = &marked_alert {
             let (alert, _) = load_alert(ports, alert_id).await?;
-            let near = alert.location.coordinates().distance_km(valid.location.coordinates())
+            let near = alert
+                .location
+                .coordinates()
+                .distance_km(valid.location.coordinates())
                 <= JOIN_RADIUS_KM;
             if alert.status.is_open() && near && reporter.bypass.is_none() {
                 if let Some(key) = &idempotency_key {
                     let record = idempotency_record(key, &alert.alert_id, &fingerprint, now);
-                    match ports.table().put(record, Some(absent_or_expired(now))).await {
+                    match ports
+                        .table()
+                        .put(record, Some(absent_or_expired(now)))
+                        .await
+                    {
                         Ok(()) => {}
                         Err(TableError::ConditionFailed) => continue,
                         Err(e) => return Err(e.into()),
@@ -448,14 +458,23 @@ async fn new_alert<P: Ports>(
         conditions: &conditions,
         age_years: None,
     });
-    let ranked = match_hospitals(ports, valid.emergency_type, decision.priority, &valid.location)
-        .await?;
+    let ranked = match_hospitals(
+        ports,
+        valid.emergency_type,
+        decision.priority,
+        &valid.location,
+    )
+    .await?;
     let at = now.to_rfc3339();
     let low_trust = reporter.bypass.is_some();
     let mut alert = Alert {
         alert_id: ports.ids().next_id(),
         patient_id: reporter.user_id.clone(),
-        source: if low_trust { Source::Bypass } else { Source::App },
+        source: if low_trust {
+            Source::Bypass
+        } else {
+            Source::App
+        },
         bypass_jti: reporter.bypass.as_ref().map(|(jti, _)| jti.clone()),
         status: Status::Triggered,
         priority: decision.priority,
@@ -521,7 +540,7 @@ pub(crate) async fn send_verification_code<P: Ports>(ports: &P, alert: &Alert) {
     };
     if phone.is_some() {
         // A failure leaves the dispatcher's call-back; the alert is stored either way.
-        let _ = identity::sessions::send_code(ports, "alert", &alert.alert_id, phone.as_deref())
-            .await;
+        let _ =
+            identity::sessions::send_code(ports, "alert", &alert.alert_id, phone.as_deref()).await;
     }
 }

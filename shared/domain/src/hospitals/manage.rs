@@ -237,13 +237,16 @@ pub async fn update_profile<P: Ports>(
     hospital_id: &str,
     changes: ProfileChanges,
 ) -> Result<Capabilities, DomainError> {
+    // Whether a hospital exists is public; who may change it is not.
+    load(ports, hospital_id).await?;
     let may = actor.role == Role::SystemAdmin
         || (actor.role == Role::HospitalAdmin && actor.works_at(hospital_id));
     if !may {
         return Err(DomainError::Forbidden);
     }
     // Level and place decide who gets sent patients: only Haven's admins change them.
-    let moves = changes.level.is_some() || changes.latitude.is_some() || changes.longitude.is_some();
+    let moves =
+        changes.level.is_some() || changes.latitude.is_some() || changes.longitude.is_some();
     if moves && actor.role != Role::SystemAdmin {
         return Err(DomainError::invalid(
             "level",
@@ -325,6 +328,7 @@ pub async fn report_capacity<P: Ports>(
     hospital_id: &str,
     report: CapacityReport,
 ) -> Result<CapacitySnapshot, DomainError> {
+    load(ports, hospital_id).await?;
     if !actor.works_at(hospital_id) {
         return Err(DomainError::Forbidden);
     }

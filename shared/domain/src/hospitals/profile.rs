@@ -114,7 +114,8 @@ impl Performance {
         (self.offered > 0).then(|| f64::from(self.accepted) / f64::from(self.offered))
     }
     pub fn mean_ack_seconds(&self) -> Option<f64> {
-        (self.acknowledged > 0).then(|| self.ack_seconds_total as f64 / f64::from(self.acknowledged))
+        (self.acknowledged > 0)
+            .then(|| self.ack_seconds_total as f64 / f64::from(self.acknowledged))
     }
 }
 
@@ -199,7 +200,10 @@ impl Hospital {
     pub fn validate(&self) -> Result<(), DomainError> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(DomainError::invalid("name", "a name has 1 to 200 characters"));
+            return Err(DomainError::invalid(
+                "name",
+                "a name has 1 to 200 characters",
+            ));
         }
         Coordinates::new(self.latitude, self.longitude)?;
         if !(2..=6).contains(&self.level) {
@@ -223,7 +227,11 @@ impl Hospital {
                 ));
             }
         }
-        if self.equipment.iter().any(|e| e.trim().is_empty() || e.chars().count() > 120) {
+        if self
+            .equipment
+            .iter()
+            .any(|e| e.trim().is_empty() || e.chars().count() > 120)
+        {
             return Err(DomainError::invalid(
                 "equipment",
                 "each equipment entry has 1 to 120 characters",
@@ -355,7 +363,10 @@ mod tests {
     fn validation_names_the_field() {
         let mut h = knh();
         h.specialties.push("astrology".into());
-        assert_eq!(h.validate().expect_err("bad").field(), Some("specialties[2]"));
+        assert_eq!(
+            h.validate().expect_err("bad").field(),
+            Some("specialties[2]")
+        );
         let mut h = knh();
         h.level = 7;
         assert_eq!(h.validate().expect_err("bad").field(), Some("level"));
@@ -367,7 +378,10 @@ mod tests {
                 available: 3,
             },
         );
-        assert_eq!(h.validate().expect_err("bad").field(), Some("beds.icu.available"));
+        assert_eq!(
+            h.validate().expect_err("bad").field(),
+            Some("beds.icu.available")
+        );
         assert!(knh().validate().is_ok());
     }
 
@@ -389,7 +403,10 @@ mod tests {
             },
         );
         h.recount_beds();
-        assert_eq!((h.beds_total, h.beds_available, h.icu_beds_available), (110, 9, 2));
+        assert_eq!(
+            (h.beds_total, h.beds_available, h.icu_beds_available),
+            (110, 9, 2)
+        );
         assert_eq!(
             h.notification_channels(),
             vec![Channel::Sms, Channel::HospitalApi]

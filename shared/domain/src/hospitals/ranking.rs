@@ -69,9 +69,18 @@ impl ScoreParts {
     fn weakest_against(&self, other: &ScoreParts) -> &'static str {
         let gaps = [
             ("travel", (other.travel - self.travel) * WEIGHTS.travel),
-            ("specialty", (other.specialty - self.specialty) * WEIGHTS.specialty),
-            ("capacity", (other.capacity - self.capacity) * WEIGHTS.capacity),
-            ("ed_status", (other.ed_status - self.ed_status) * WEIGHTS.ed_status),
+            (
+                "specialty",
+                (other.specialty - self.specialty) * WEIGHTS.specialty,
+            ),
+            (
+                "capacity",
+                (other.capacity - self.capacity) * WEIGHTS.capacity,
+            ),
+            (
+                "ed_status",
+                (other.ed_status - self.ed_status) * WEIGHTS.ed_status,
+            ),
             ("level", (other.level - self.level) * WEIGHTS.level),
             (
                 "performance",
@@ -171,7 +180,10 @@ fn exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
     if h.level < c.min_level {
         return Some((
             "below_level",
-            format!("level {} is below the level {} asked for", h.level, c.min_level),
+            format!(
+                "level {} is below the level {} asked for",
+                h.level, c.min_level
+            ),
         ));
     }
     if let Some(s) = c.specialty.as_deref().filter(|_| c.specialty_required)
@@ -239,7 +251,11 @@ pub fn score_parts(h: &Hospital, distance_km: f64, c: &Criteria) -> ScoreParts {
         travel: TRAVEL_HALF_MINUTES / (TRAVEL_HALF_MINUTES + eta),
         specialty,
         capacity,
-        ed_status: if h.ed_status == EdStatus::Open { 1.0 } else { 0.0 },
+        ed_status: if h.ed_status == EdStatus::Open {
+            1.0
+        } else {
+            0.0
+        },
         level: f64::from(h.level.clamp(2, 6) - 2) / 4.0,
         performance,
     }
@@ -284,7 +300,12 @@ pub fn rank(candidates: &[Candidate], c: &Criteria) -> Ranking {
         if let Some((reason, detail)) = exclusion(h, c) {
             passed.push((candidate, reason, detail));
         } else if let Some((reason, detail)) = last_resort(h) {
-            fallback.push((ranked(candidate, c, Some(reason)), candidate, reason, detail));
+            fallback.push((
+                ranked(candidate, c, Some(reason)),
+                candidate,
+                reason,
+                detail,
+            ));
         } else {
             eligible.push(ranked(candidate, c, None));
         }
@@ -324,7 +345,11 @@ pub fn rank(candidates: &[Candidate], c: &Criteria) -> Ranking {
                     hospital_id: r.hospital_id.clone(),
                     name: r.name.clone(),
                     distance_km: r.distance_km,
-                    reason: if in_list { "ranked_lower" } else { "beyond_limit" },
+                    reason: if in_list {
+                        "ranked_lower"
+                    } else {
+                        "beyond_limit"
+                    },
                     detail: format!(
                         "scored {:.3} against {:.3}, mostly on {part}",
                         r.score, top.score
@@ -420,7 +445,11 @@ mod tests {
         assert_eq!(r.passed_over.len(), 1);
         assert_eq!(r.passed_over[0].hospital_id, "disp");
         assert_eq!(r.passed_over[0].reason, "ranked_lower");
-        assert!(r.passed_over[0].detail.contains("specialty"), "{:?}", r.passed_over);
+        assert!(
+            r.passed_over[0].detail.contains("specialty"),
+            "{:?}",
+            r.passed_over
+        );
     }
 
     #[test]
@@ -474,7 +503,10 @@ mod tests {
         c.min_beds = 5;
         let r = rank(
             &[
-                at(hospital("no-burns", 5, EdStatus::Open, 20, &["trauma"]), 1.0),
+                at(
+                    hospital("no-burns", 5, EdStatus::Open, 20, &["trauma"]),
+                    1.0,
+                ),
                 at(hospital("few-beds", 5, EdStatus::Open, 2, &["burns"]), 2.0),
                 at(hospital("ok", 4, EdStatus::Open, 9, &["burns"]), 3.0),
             ],

@@ -101,8 +101,12 @@ pub async fn candidates<T: Table>(
 }
 
 /// All hospitals of one cell: a fine cell is a sort-key prefix within its partition.
-async fn read_cell<T: Table>(table: &T, cell: String) -> Result<Vec<crate::item::Item>, DomainError> {
-    let mut query = Query::partition(geo_partition(&cell[..GEO_PARTITION_PRECISION])).on(Index::Gsi3);
+async fn read_cell<T: Table>(
+    table: &T,
+    cell: String,
+) -> Result<Vec<crate::item::Item>, DomainError> {
+    let mut query =
+        Query::partition(geo_partition(&cell[..GEO_PARTITION_PRECISION])).on(Index::Gsi3);
     if cell.len() > GEO_PARTITION_PRECISION {
         query = query.sort(SortKey::BeginsWith(cell));
     }
