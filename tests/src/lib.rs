@@ -3,6 +3,7 @@
 
 pub mod backends;
 pub mod cases;
+pub mod facilities;
 pub mod gateway;
 
 /// Lists every contract case once; `$m!` receives them all. Both backends instantiate the

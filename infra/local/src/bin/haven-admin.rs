@@ -5,7 +5,12 @@
 //!   haven-admin rotate-signing-key  sign new tokens with a new key; the old one keeps verifying
 //!   haven-admin provision           (AWS backend, off AWS) create the table, queues, topics and
 //!                                   key as template.yaml does, e.g. on moto's server
+//!   haven-admin import-hospitals FILE [--replace]
+//!                                   load hospitals from a KMHFL CSV export (`.csv`) or Haven's
+//!                                   JSON (`.json`, an array of profiles). Existing hospitals are
+//!                                   kept as they are (live capacity included) unless --replace.
 
+use haven_domain::hospitals::import;
 use haven_domain::identity::keys;
 use haven_domain::ports::Ports;
 use haven_platform::{AwsPorts, Backend, EmbeddedPorts};
@@ -22,12 +27,46 @@ async fn run<P: Ports>(ports: &P, command: &str) -> Result<(), Box<dyn std::erro
             None => {}
         },
         "rotate-signing-key" => println!("signing with key {}", keys::rotate(ports).await?),
+        "import-hospitals" => import_hospitals(ports).await?,
         other => {
             return Err(
-                format!("unknown command `{other}`: create-admin | rotate-signing-key").into(),
+                format!(
+                    "unknown command `{other}`: create-admin | rotate-signing-key | import-hospitals | provision"
+                )
+                .into(),
             );
         }
     }
+    Ok(())
+}
+
+async fn import_hospitals<P: Ports>(ports: &P) -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let replace = args.iter().any(|a| a == "--replace");
+    let path = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .ok_or("usage: haven-admin import-hospitals FILE [--replace]")?;
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let parsed = if path.to_ascii_lowercase().ends_with(".csv") {
+        import::parse_kmhfl_csv(std::io::BufReader::new(file))?
+    } else {
+        import::parse_json(std::io::BufReader::new(file))?
+    };
+    for skipped in parsed.skipped.iter().take(20) {
+        eprintln!("skipped record {}: {}", skipped.record, skipped.reason);
+    }
+    if parsed.skipped.len() > 20 {
+        eprintln!("... and {} more skipped", parsed.skipped.len() - 20);
+    }
+    let report = import::import(ports, parsed.hospitals, replace).await?;
+    println!(
+        "created {}, replaced {}, kept {} existing, skipped {}",
+        report.created,
+        report.replaced,
+        report.existing,
+        parsed.skipped.len()
+    );
     Ok(())
 }
 
