@@ -798,6 +798,16 @@ async fn hospitals_search_capacity_and_dispatcher_routing(gw: RunningGateway) {
     )
     .await;
     assert_eq!(status, 403, "another hospital's admin");
+    let (status, _) = call(
+        &gw,
+        "PUT",
+        &format!("/api/v1/hospitals/{new_id}"),
+        Some(&new_admin),
+        Some(json!({"latitude": -1.0})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403, "only system admins move a hospital");
 
     let (status, alert) = post(
         &gw,

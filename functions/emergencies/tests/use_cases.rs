@@ -50,6 +50,16 @@ fn request(lat: f64, lng: f64, kind: &str) -> TriggerRequest {
     }
 }
 
+/// A signed-in patient's alert.
+async fn tap(
+    ports: &EmbeddedPorts,
+    user: &str,
+    (lat, lng, kind): (f64, f64, &str),
+    key: Option<&str>,
+) -> Result<trigger::Triggered, DomainError> {
+    trigger::trigger(ports, &app(user), request(lat, lng, kind), key).await
+}
+
 fn app(user: &str) -> Reporter {
     Reporter {
         user_id: user.into(),
@@ -61,12 +71,12 @@ fn app(user: &str) -> Reporter {
 async fn a_second_tap_joins_within_five_minutes_and_not_after() {
     let (ports, clock, _dir) = ports();
     with_hospitals(&ports).await;
-    let first = trigger::trigger(&ports, &app("p1"), request(-1.29, 36.82, "trauma"), None)
+    let first = tap(&ports, "p1", (-1.29, 36.82, "trauma"), None)
         .await
         .expect("first");
     assert_eq!(first.outcome, Outcome::Created);
     clock.advance(Duration::from_secs(4 * 60));
-    let second = trigger::trigger(&ports, &app("p1"), request(-1.2905, 36.82, "trauma"), None)
+    let second = tap(&ports, "p1", (-1.2905, 36.82, "trauma"), None)
         .await
         .expect("second");
     assert_eq!(
@@ -74,12 +84,12 @@ async fn a_second_tap_joins_within_five_minutes_and_not_after() {
         (Outcome::Joined, &first.alert.alert_id)
     );
     // Someone else at the same spot has their own emergency.
-    let other = trigger::trigger(&ports, &app("p2"), request(-1.29, 36.82, "trauma"), None)
+    let other = tap(&ports, "p2", (-1.29, 36.82, "trauma"), None)
         .await
         .expect("other");
     assert_eq!(other.outcome, Outcome::Created);
     clock.advance(Duration::from_secs(2 * 60));
-    let later = trigger::trigger(&ports, &app("p1"), request(-1.29, 36.82, "trauma"), None)
+    let later = tap(&ports, "p1", (-1.29, 36.82, "trauma"), None)
         .await
         .expect("later");
     assert_eq!(later.outcome, Outcome::Created, "the window has passed");
@@ -90,36 +100,21 @@ async fn a_second_tap_joins_within_five_minutes_and_not_after() {
 async fn an_idempotency_key_outlives_the_join_window_but_not_a_day() {
     let (ports, clock, _dir) = ports();
     with_hospitals(&ports).await;
-    let first = trigger::trigger(
-        &ports,
-        &app("p1"),
-        request(-1.29, 36.82, "burn"),
-        Some("k-1"),
-    )
-    .await
-    .expect("first");
+    let first = tap(&ports, "p1", (-1.29, 36.82, "burn"), Some("k-1"))
+        .await
+        .expect("first");
     clock.advance(Duration::from_secs(3 * 3600));
-    let retry = trigger::trigger(
-        &ports,
-        &app("p1"),
-        request(-1.29, 36.82, "burn"),
-        Some("k-1"),
-    )
-    .await
-    .expect("retry");
+    let retry = tap(&ports, "p1", (-1.29, 36.82, "burn"), Some("k-1"))
+        .await
+        .expect("retry");
     assert_eq!(
         (retry.outcome, &retry.alert.alert_id),
         (Outcome::Replayed, &first.alert.alert_id)
     );
     clock.advance(Duration::from_secs(24 * 3600));
-    let fresh = trigger::trigger(
-        &ports,
-        &app("p1"),
-        request(-1.29, 36.82, "burn"),
-        Some("k-1"),
-    )
-    .await
-    .expect("fresh");
+    let fresh = tap(&ports, "p1", (-1.29, 36.82, "burn"), Some("k-1"))
+        .await
+        .expect("fresh");
     assert_eq!(fresh.outcome, Outcome::Created);
 }
 
@@ -266,4 +261,110 @@ async fn handlers_answer_the_sample_events() {
         .await
         .expect("history");
     assert_eq!(history.status(), 200);
+}
+
+/// The embedded ports with a publisher that is down.
+struct PublisherDown(EmbeddedPorts, Down);
+struct Down;
+
+impl haven_domain::ports::Publisher for Down {
+    async fn publish(
+        &self,
+        _topic: &str,
+        _message: &str,
+        _attributes: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, haven_domain::ports::PublishError> {
+        Err(haven_domain::ports::PublishError::Unavailable(
+            "down".into(),
+        ))
+    }
+    async fn send_sms(
+        &self,
+        _phone: &str,
+        _text: &str,
+    ) -> Result<String, haven_domain::ports::PublishError> {
+        Err(haven_domain::ports::PublishError::Unavailable(
+            "down".into(),
+        ))
+    }
+}
+
+impl Ports for PublisherDown {
+    type Table = <EmbeddedPorts as Ports>::Table;
+    type Queue = <EmbeddedPorts as Ports>::Queue;
+    type Publisher = Down;
+    type KeyRing = <EmbeddedPorts as Ports>::KeyRing;
+    type Connections = <EmbeddedPorts as Ports>::Connections;
+    fn table(&self) -> &Self::Table {
+        self.0.table()
+    }
+    fn queue(&self) -> &Self::Queue {
+        self.0.queue()
+    }
+    fn publisher(&self) -> &Down {
+        &self.1
+    }
+    fn key_ring(&self) -> &Self::KeyRing {
+        self.0.key_ring()
+    }
+    fn connections(&self) -> &Self::Connections {
+        self.0.connections()
+    }
+    fn clock(&self) -> &dyn haven_domain::Clock {
+        self.0.clock()
+    }
+    fn ids(&self) -> &dyn haven_domain::IdGenerator {
+        self.0.ids()
+    }
+    fn key_cache(&self) -> &haven_domain::identity::keys::KeyCache {
+        self.0.key_cache()
+    }
+    fn backend_name(&self) -> &'static str {
+        "embedded, publisher down"
+    }
+}
+
+#[tokio::test]
+async fn a_stored_alert_keeps_its_event_when_publishing_fails() {
+    use haven_domain::emergencies::handoff;
+    let (ports, _clock, _dir) = ports();
+    with_hospitals(&ports).await;
+    let down = PublisherDown(ports, Down);
+    let alert = trigger::trigger(&down, &app("p1"), request(-1.29, 36.82, "trauma"), None)
+        .await
+        .expect("stored and answered although nobody could be told yet");
+    assert_eq!(alert.outcome, Outcome::Created);
+    assert_eq!(alert.alert.status.as_str(), "matched");
+    let ports = down.0;
+    let pending = handoff::pending(&ports, 10).await.expect("outbox");
+    assert_eq!(pending.len(), 1);
+    let event = handoff::message_of(&pending[0]).expect("event");
+    assert_eq!(event["alert_id"], alert.alert.alert_id.as_str());
+    assert_eq!(event["event"], "alert.matched");
+    assert_eq!(
+        ports
+            .queue()
+            .depth("hospital-api")
+            .await
+            .expect("depth")
+            .visible,
+        0
+    );
+    // Once the publisher is back, the relay's step delivers it and clears the outbox.
+    assert_eq!(handoff::deliver(&ports, &pending).await, 1);
+    assert!(
+        handoff::pending(&ports, 10)
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
+    assert_eq!(
+        ports
+            .queue()
+            .depth("hospital-api")
+            .await
+            .expect("depth")
+            .visible,
+        1
+    );
 }

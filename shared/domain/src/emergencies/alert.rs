@@ -138,7 +138,7 @@ impl EmergencyType {
         }
     }
 
-    /// The hospital specialty that treats it best (`None`: any emergency department).
+    /// The hospital specialty that treats it best; for `other`, any emergency department.
     pub fn specialty(self) -> Option<&'static str> {
         match self {
             EmergencyType::Cardiac => Some("cardiac"),
@@ -148,7 +148,7 @@ impl EmergencyType {
             EmergencyType::Pediatric => Some("pediatric"),
             EmergencyType::Burn => Some("burns"),
             EmergencyType::Poisoning => Some("toxicology"),
-            EmergencyType::Other => None,
+            EmergencyType::Other => Some("emergency"),
         }
     }
 }

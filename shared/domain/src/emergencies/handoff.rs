@@ -101,8 +101,15 @@ pub fn routing_item(alert: &Alert, hospital_id: &str, now: Timestamp) -> Item {
 pub async fn deliver<P: Ports>(ports: &P, items: &[Item]) -> usize {
     let mut delivered = 0;
     for item in items {
-        if publish_one(ports, item).await.is_ok() {
-            delivered += 1;
+        match publish_one(ports, item).await {
+            Ok(()) => delivered += 1,
+            // Ids only: the outbox key names the alert and the event, nothing personal.
+            Err(error) => tracing::warn!(
+                outbox = item.s("pk").unwrap_or_default(),
+                event = item.s("sk").unwrap_or_default(),
+                %error,
+                "alert event not published; it stays in the outbox for the relay"
+            ),
         }
     }
     delivered

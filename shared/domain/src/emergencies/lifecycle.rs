@@ -1,6 +1,8 @@
 //! Reading and changing an alert after its trigger: status, history, location updates,
 //! cancellation, verification of low-trust alerts, and a dispatcher's routing.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::Timestamp;
@@ -201,6 +203,14 @@ pub async fn cancel<P: Ports>(
             "a reason has at most 200 characters",
         ));
     }
+    // Hospitals already told stand down over every channel they were told on.
+    let (before, _) = visible(ports, viewer, alert_id).await?;
+    let mut channels = HashMap::new();
+    for h in &before.routed_to {
+        if let Ok(hospital) = manage::load(ports, h).await {
+            channels.insert(h.clone(), hospital.notification_channels());
+        }
+    }
     let changed = change(ports, viewer, alert_id, |alert, now| {
         if !(viewer.is_reporter(alert)
             || viewer.role == Role::Dispatcher && viewer.bypass_jti.is_none())
@@ -218,7 +228,7 @@ pub async fn cancel<P: Ports>(
                     alert,
                     ALERT_CANCELLED,
                     h,
-                    &[],
+                    channels.get(h).map_or(&[][..], Vec::as_slice),
                     now,
                     &format!("{event_id}-{i}"),
                 )

@@ -248,47 +248,36 @@ pub async fn update_profile<P: Ports>(
     let moves =
         changes.level.is_some() || changes.latitude.is_some() || changes.longitude.is_some();
     if moves && actor.role != Role::SystemAdmin {
-        return Err(DomainError::invalid(
-            "level",
-            "level and location are changed by a system admin",
-        ));
+        return Err(DomainError::Forbidden);
     }
     write_with_retry(ports, hospital_id, |h| {
-        let c = changes.clone();
-        if let Some(v) = c.name {
-            h.name = v.trim().to_owned();
-        }
-        if c.phone.is_some() {
-            h.phone = c.phone;
-        }
-        if c.county.is_some() {
-            h.county = c.county;
-        }
-        if let Some(v) = c.level {
-            h.level = v;
-        }
-        if let Some(v) = c.latitude {
-            h.latitude = v;
-        }
-        if let Some(v) = c.longitude {
-            h.longitude = v;
-        }
-        if let Some(v) = c.specialties {
-            h.specialties = v;
-        }
-        if let Some(v) = c.departments {
-            h.departments = v;
-        }
-        if let Some(v) = c.equipment {
-            h.equipment = v;
-        }
-        if let Some(v) = c.channels {
-            h.channels = v;
-        }
+        changes.clone().apply(h);
         Ok(None)
     })
     .await
     .map(|h| capabilities_of(&h))
+}
+
+/// Puts `value` in `slot` when there is one.
+fn replace<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+impl ProfileChanges {
+    fn apply(self, h: &mut Hospital) {
+        replace(&mut h.name, self.name.map(|n| n.trim().to_owned()));
+        replace(&mut h.phone, self.phone.map(Some));
+        replace(&mut h.county, self.county.map(Some));
+        replace(&mut h.level, self.level);
+        replace(&mut h.latitude, self.latitude);
+        replace(&mut h.longitude, self.longitude);
+        replace(&mut h.specialties, self.specialties);
+        replace(&mut h.departments, self.departments);
+        replace(&mut h.equipment, self.equipment);
+        replace(&mut h.channels, self.channels);
+    }
 }
 
 /// `POST /hospitals/{id}/availability`: a capacity report from the hospital's staff.
