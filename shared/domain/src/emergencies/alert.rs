@@ -139,16 +139,16 @@ impl EmergencyType {
     }
 
     /// The hospital specialty that treats it best; for `other`, any emergency department.
-    pub fn specialty(self) -> Option<&'static str> {
+    pub fn specialty(self) -> &'static str {
         match self {
-            EmergencyType::Cardiac => Some("cardiac"),
-            EmergencyType::Trauma => Some("trauma"),
-            EmergencyType::Respiratory => Some("respiratory"),
-            EmergencyType::Obstetric => Some("maternity"),
-            EmergencyType::Pediatric => Some("pediatric"),
-            EmergencyType::Burn => Some("burns"),
-            EmergencyType::Poisoning => Some("toxicology"),
-            EmergencyType::Other => Some("emergency"),
+            EmergencyType::Cardiac => "cardiac",
+            EmergencyType::Trauma => "trauma",
+            EmergencyType::Respiratory => "respiratory",
+            EmergencyType::Obstetric => "maternity",
+            EmergencyType::Pediatric => "pediatric",
+            EmergencyType::Burn => "burns",
+            EmergencyType::Poisoning => "toxicology",
+            EmergencyType::Other => "emergency",
         }
     }
 }

@@ -8,12 +8,14 @@ use serde::Serialize;
 use crate::Timestamp;
 use crate::emergencies::alert::{Alert, Location, MatchedHospital, Status};
 use crate::emergencies::handoff::{self, ALERT_CANCELLED};
-use crate::emergencies::trigger::{hand_to_hospital, load_alert, match_hospitals, open_clinical};
+use crate::emergencies::trigger::{
+    alert_criteria, hand_to_hospital, load_alert, match_hospitals, open_clinical,
+};
 use crate::emergencies::view::{AlertSummary, AlertView, Viewer, summary, view};
 use crate::envelope::Envelope;
 use crate::error::DomainError;
 use crate::hospitals::manage;
-use crate::hospitals::ranking::{Criteria, RankedHospital, eta_minutes, score_parts};
+use crate::hospitals::ranking::{RankedHospital, eta_minutes, score_parts};
 use crate::item::Item;
 use crate::ports::{
     Condition, Cursor, Index, Ports, Query, SortKey, Table, TableError, TransactOp,
@@ -319,14 +321,7 @@ pub async fn route_to_hospital<P: Ports>(
             .location
             .coordinates()
             .distance_km(hospital.coordinates());
-        let criteria = Criteria {
-            specialty: alert.emergency_type.specialty().map(str::to_owned),
-            specialty_required: false,
-            min_beds: 0,
-            min_level: 2,
-            needs_icu: alert.priority == crate::emergencies::alert::Priority::Critical,
-            limit: 1,
-        };
+        let criteria = alert_criteria(alert.emergency_type, alert.priority);
         let parts = score_parts(&hospital, distance_km, &criteria);
         let chosen = RankedHospital {
             hospital_id: hospital.hospital_id.clone(),

@@ -219,20 +219,25 @@ pub(crate) async fn open_clinical<P: Ports>(
 }
 
 /// Hospitals for an alert: the primary and its ordered fallbacks (empty when none is in reach).
+/// What an alert needs of a hospital: its type's care (soft), ICU room when critical.
+pub(crate) fn alert_criteria(emergency_type: EmergencyType, priority: Priority) -> Criteria {
+    Criteria {
+        specialty: Some(emergency_type.specialty().to_owned()),
+        specialty_required: false,
+        min_beds: 0,
+        min_level: 2,
+        needs_icu: priority == Priority::Critical,
+        limit: 1 + FALLBACKS,
+    }
+}
+
 pub(crate) async fn match_hospitals<P: Ports>(
     ports: &P,
     emergency_type: EmergencyType,
     priority: Priority,
     location: &Location,
 ) -> Result<Vec<RankedHospital>, DomainError> {
-    let criteria = Criteria {
-        specialty: emergency_type.specialty().map(str::to_owned),
-        specialty_required: false,
-        min_beds: 0,
-        min_level: 2,
-        needs_icu: priority == Priority::Critical,
-        limit: 1 + FALLBACKS,
-    };
+    let criteria = alert_criteria(emergency_type, priority);
     let (ranking, _) = find(
         ports.table(),
         location.coordinates(),
