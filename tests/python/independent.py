@@ -3,6 +3,8 @@
   independent.py totp <base32-secret> [offset-s]    prints the TOTP code (pyotp) for now + offset
   independent.py verify-jwt <jwks-url> <token>      verifies an access token with PyJWT against
                                                     the JWKS; prints its claims as JSON
+  independent.py fhir-bundle <file>                 validates a FHIR Bundle with fhir.resources
+                                                    (R4B models); prints the resource types
 """
 import json
 import sys
@@ -28,6 +30,13 @@ def main() -> int:
         public_key = jwt.PyJWK(key).key
         claims = jwt.decode(token, public_key, algorithms=["EdDSA"], audience="haven-api", issuer="haven")
         print(json.dumps(claims))
+        return 0
+    if command == "fhir-bundle":
+        from fhir.resources.R4B.bundle import Bundle
+
+        with open(sys.argv[2], encoding="utf-8") as f:
+            bundle = Bundle.model_validate(json.load(f))
+        print(" ".join(e.resource.get_resource_type() for e in bundle.entry))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -9,6 +9,7 @@ use haven_local::Gateway;
 use haven_platform::{AwsPorts, EmbeddedPorts};
 
 type Rotate = Box<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>;
+type RawStore = Box<dyn Fn() -> futures::future::BoxFuture<'static, Vec<u8>> + Send + Sync>;
 type Drain =
     Box<dyn Fn(&'static str) -> futures::future::BoxFuture<'static, Vec<String>> + Send + Sync>;
 
@@ -24,6 +25,9 @@ pub struct RunningGateway {
     /// Takes every message waiting on a queue (by its logical name) and returns the bodies:
     /// what the notification pipeline would receive.
     pub drain_queue: Drain,
+    /// Everything the backend has stored, as raw bytes: the SQLite files, or every DynamoDB
+    /// item as the SDK returns it. For checking that no plaintext reached storage.
+    pub raw_store: RawStore,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -47,6 +51,7 @@ async fn start<P: Ports>(
     sockets: LocalSockets,
     listener: tokio::net::TcpListener,
     dir: Option<tempfile::TempDir>,
+    raw_store: RawStore,
 ) -> RunningGateway {
     let addr = listener.local_addr().expect("bound");
     haven_local::seed::load_demo(ports.table(), ports.clock().now())
@@ -102,6 +107,7 @@ async fn start<P: Ports>(
     RunningGateway {
         rotate_signing_key,
         drain_queue,
+        raw_store,
         base_url: format!("http://{addr}"),
         ws_url: format!("ws://{addr}"),
         shutdown: Some(tx),
@@ -117,7 +123,20 @@ pub async fn embedded() -> RunningGateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    start(Arc::new(ports), sockets, listener, Some(dir)).await
+    let files = dir.path().to_path_buf();
+    let raw_store: RawStore = Box::new(move || {
+        let files = files.clone();
+        Box::pin(async move {
+            let mut bytes = Vec::new();
+            for name in ["haven.sqlite3", "haven.sqlite3-wal", "haven.sqlite3-shm"] {
+                if let Ok(b) = std::fs::read(files.join(name)) {
+                    bytes.extend(b);
+                }
+            }
+            bytes
+        })
+    });
+    start(Arc::new(ports), sockets, listener, Some(dir), raw_store).await
 }
 
 /// A gateway on the AWS adapters against moto, with a fresh stack of its own.
@@ -138,7 +157,39 @@ pub async fn aws() -> RunningGateway {
     haven_aws::provision::provision_all(&sdk, &settings)
         .await
         .expect("provision on moto");
+    let table = settings.table_name.clone();
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let raw_store: RawStore = Box::new(move || {
+        let (dynamo, table) = (dynamo.clone(), table.clone());
+        Box::pin(async move {
+            let mut bytes = Vec::new();
+            let mut start = None;
+            loop {
+                let page = dynamo
+                    .scan()
+                    .table_name(&table)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .expect("scan");
+                for item in page.items() {
+                    bytes.extend(format!("{item:?}").into_bytes());
+                }
+                start = page.last_evaluated_key().cloned();
+                if start.is_none() {
+                    return bytes;
+                }
+            }
+        })
+    });
     let backend = haven_aws::AwsBackend::new(&sdk, settings, Arc::new(SystemClock));
     let ports = AwsPorts::new(backend, Arc::new(SystemClock), Arc::new(RandomIds));
-    start(Arc::new(ports), LocalSockets::default(), listener, None).await
+    start(
+        Arc::new(ports),
+        LocalSockets::default(),
+        listener,
+        None,
+        raw_store,
+    )
+    .await
 }

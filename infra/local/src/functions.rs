@@ -71,6 +71,17 @@ pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
         "emergency-cancel" => http!("emergency-cancel", haven_emergencies::cancel),
         "emergency-verify" => http!("emergency-verify", haven_emergencies::verify),
         "emergency-history" => http!("emergency-history", haven_emergencies::history),
+        "medical-profile-create" => http!("medical-profile-create", haven_medical::create),
+        "medical-profile-get" => http!("medical-profile-get", haven_medical::get),
+        "medical-profile-update" => http!("medical-profile-update", haven_medical::update),
+        "medical-profile-delete" => http!("medical-profile-delete", haven_medical::delete),
+        "medical-profile-fhir" => http!("medical-profile-fhir", haven_medical::fhir),
+        "medical-profile-access-log" => {
+            http!("medical-profile-access-log", haven_medical::access_log)
+        }
+        "emergency-medical-profile" => {
+            http!("emergency-medical-profile", haven_medical::break_glass)
+        }
         "hospitals-nearby" => http!("hospitals-nearby", haven_hospitals::nearby),
         "hospitals-create" => http!("hospitals-create", haven_hospitals::create),
         "hospitals-update" => http!("hospitals-update", haven_hospitals::update),

@@ -25,6 +25,18 @@ pub enum DomainError {
     Forbidden,
     #[error("too many requests")]
     TooManyRequests { retry_after_seconds: u64 },
+    /// The caller's version of a record is not the stored one (HTTP 412).
+    #[error("{message}")]
+    Stale {
+        message: String,
+        current: Option<String>,
+    },
+    /// A change to a versioned record came without the version it was based on (HTTP 428).
+    #[error("the version read last is required")]
+    VersionRequired,
+    /// A sealed record failed its integrity check (tampered, moved, or its key refused).
+    #[error("the record cannot be opened")]
+    Unreadable,
     /// A dependency failed; the request may succeed if retried.
     #[error("{0}")]
     Unavailable(String),

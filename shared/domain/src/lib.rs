@@ -14,6 +14,7 @@ pub mod hospitals;
 pub mod identity;
 pub mod ids;
 pub mod item;
+pub mod medical;
 pub mod ports;
 pub mod roles;
 

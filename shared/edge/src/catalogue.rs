@@ -250,6 +250,57 @@ pub const CATALOGUE: &[HttpRoute] = &[
         Access::Roles(ALERT_LISTERS),
         "Alerts, newest first",
     ),
+    // medical
+    route(
+        "POST",
+        "/api/v1/medical-profile",
+        "medical-profile-create",
+        Access::Roles(&[Role::Patient]),
+        "Create your medical profile",
+    ),
+    route(
+        "GET",
+        "/api/v1/medical-profile",
+        "medical-profile-get",
+        Access::Roles(&[Role::Patient]),
+        "Your medical profile, with its ETag",
+    ),
+    route(
+        "PUT",
+        "/api/v1/medical-profile",
+        "medical-profile-update",
+        Access::Roles(&[Role::Patient]),
+        "Replace your medical profile (If-Match)",
+    ),
+    route(
+        "DELETE",
+        "/api/v1/medical-profile",
+        "medical-profile-delete",
+        Access::Roles(&[Role::Patient]),
+        "Erase your medical profile",
+    ),
+    route(
+        "GET",
+        "/api/v1/medical-profile/fhir",
+        "medical-profile-fhir",
+        Access::Roles(&[Role::Patient]),
+        "Your medical profile as a FHIR R4 Bundle",
+    ),
+    route(
+        "GET",
+        "/api/v1/medical-profile/access-log",
+        "medical-profile-access-log",
+        Access::Roles(&[Role::Patient]),
+        "Who read or changed your medical profile",
+    ),
+    route(
+        "GET",
+        "/api/v1/emergency/{alert_id}/medical-profile",
+        "emergency-medical-profile",
+        // Every role reaches the handler so that each refusal is audited under the patient.
+        Access::Roles(ANYONE_SIGNED_IN),
+        "Break-glass read of the patient's profile by the treating hospital",
+    ),
     // hospitals
     route(
         "GET",

@@ -41,6 +41,17 @@ pub enum ApiError {
     },
     #[error("too many requests; retry in {retry_after_seconds} s")]
     TooManyRequests { retry_after_seconds: u64 },
+    /// `If-Match` named another version than the stored one.
+    #[error("{detail}")]
+    PreconditionFailed {
+        detail: String,
+        current: Option<String>,
+    },
+    #[error("send If-Match with the ETag you last read, so changes cannot overwrite each other")]
+    PreconditionRequired,
+    /// A sealed record failed its integrity check: never answered with wrong data.
+    #[error("the stored record failed its integrity check and cannot be read")]
+    RecordUnreadable,
     #[error("{0}")]
     Unavailable(String),
     /// A bug. The detail stays in the log; the client sees a generic message.
@@ -112,6 +123,21 @@ impl ApiError {
                 "too-many-requests",
                 "Too many requests",
             ),
+            PreconditionFailed { .. } => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+            ),
+            PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "Precondition required",
+            ),
+            RecordUnreadable => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "record-unreadable",
+                "Record unreadable",
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -132,7 +158,9 @@ impl ApiError {
         }
         let (field, current_state, allowed) = match &self {
             ApiError::Validation { field, .. } => (field.as_deref(), None, None),
-            ApiError::Conflict { current, .. } => (None, current.as_deref(), None),
+            ApiError::Conflict { current, .. } | ApiError::PreconditionFailed { current, .. } => {
+                (None, current.as_deref(), None)
+            }
             ApiError::MethodNotAllowed { allowed, .. } => (None, None, Some(allowed.as_slice())),
             _ => (None, None, None),
         };
@@ -200,6 +228,12 @@ impl From<DomainError> for ApiError {
                 retry_after_seconds,
             },
             DomainError::Unavailable(m) => ApiError::Unavailable(m),
+            DomainError::Stale { message, current } => ApiError::PreconditionFailed {
+                detail: message,
+                current,
+            },
+            DomainError::VersionRequired => ApiError::PreconditionRequired,
+            DomainError::Unreadable => ApiError::RecordUnreadable,
         }
     }
 }

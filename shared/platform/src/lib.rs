@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use haven_aws::AwsBackend;
 use haven_domain::identity::keys::KeyCache;
-use haven_domain::ports::Ports;
+use haven_domain::ports::{CachingKeyRing, Ports};
 use haven_domain::{Clock, IdGenerator, RandomIds, SystemClock};
 use haven_embedded::EmbeddedBackend;
 
@@ -55,6 +55,8 @@ pub fn data_dir() -> PathBuf {
 /// The ports on the embedded backend.
 pub struct EmbeddedPorts {
     pub backend: EmbeddedBackend,
+    /// The backend's key ring behind a short-lived cache of unwrapped data keys.
+    pub key_ring: CachingKeyRing<haven_embedded::FileKeyRing>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     keys: KeyCache,
@@ -69,6 +71,7 @@ impl EmbeddedPorts {
         let backend = EmbeddedBackend::open(&dir, clock.clone())
             .map_err(|source| PlatformError::Embedded { dir, source })?;
         Ok(EmbeddedPorts {
+            key_ring: CachingKeyRing::from_env(backend.key_ring.clone()),
             backend,
             clock,
             ids,
@@ -88,7 +91,7 @@ impl Ports for EmbeddedPorts {
     type Table = haven_embedded::SqliteTable;
     type Queue = haven_embedded::SqliteQueue;
     type Publisher = haven_embedded::SqlitePublisher;
-    type KeyRing = haven_embedded::FileKeyRing;
+    type KeyRing = CachingKeyRing<haven_embedded::FileKeyRing>;
     type Connections = haven_embedded::LocalSockets;
 
     fn table(&self) -> &Self::Table {
@@ -101,7 +104,7 @@ impl Ports for EmbeddedPorts {
         &self.backend.publisher
     }
     fn key_ring(&self) -> &Self::KeyRing {
-        &self.backend.key_ring
+        &self.key_ring
     }
     fn connections(&self) -> &Self::Connections {
         &self.backend.connections
@@ -123,6 +126,8 @@ impl Ports for EmbeddedPorts {
 /// The ports on AWS (or any AWS-compatible endpoint).
 pub struct AwsPorts {
     pub backend: AwsBackend,
+    /// KMS behind a short-lived cache of unwrapped data keys.
+    pub key_ring: CachingKeyRing<haven_aws::KmsKeyRing>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     keys: KeyCache,
@@ -131,6 +136,7 @@ pub struct AwsPorts {
 impl AwsPorts {
     pub fn new(backend: AwsBackend, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
         AwsPorts {
+            key_ring: CachingKeyRing::from_env(backend.key_ring.clone()),
             backend,
             clock,
             ids,
@@ -152,7 +158,7 @@ impl Ports for AwsPorts {
     type Table = haven_aws::DynamoTable;
     type Queue = haven_aws::SqsQueue;
     type Publisher = haven_aws::SnsPublisher;
-    type KeyRing = haven_aws::KmsKeyRing;
+    type KeyRing = CachingKeyRing<haven_aws::KmsKeyRing>;
     type Connections = haven_aws::ApiGatewayConnections;
 
     fn table(&self) -> &Self::Table {
@@ -165,7 +171,7 @@ impl Ports for AwsPorts {
         &self.backend.publisher
     }
     fn key_ring(&self) -> &Self::KeyRing {
-        &self.backend.key_ring
+        &self.key_ring
     }
     fn connections(&self) -> &Self::Connections {
         &self.backend.connections

@@ -455,13 +455,23 @@ async fn new_alert<P: Ports>(
     valid: &Valid,
     now: Timestamp,
 ) -> Result<(Alert, ClinicalDetails, envelope::Envelope, Vec<Item>), DomainError> {
-    let conditions: Vec<String> = Vec::new();
+    // The person's own profile, when they keep one, sharpens the priority. An unreadable
+    // or missing profile must never stop an alert.
+    let profile = crate::medical::records::read(ports, &reporter.user_id)
+        .await
+        .ok()
+        .map(|p| p.profile);
+    let conditions = profile
+        .as_ref()
+        .map(|p| p.condition_words())
+        .unwrap_or_default();
+    let today = &now.to_rfc3339()[..10];
     let decision = prioritise(&Facts {
         emergency_type: Some(valid.emergency_type),
         symptoms: &valid.symptoms,
         vitals: valid.vitals.unwrap_or_default(),
         conditions: &conditions,
-        age_years: None,
+        age_years: profile.as_ref().and_then(|p| p.age_on(today)),
     });
     let ranked = match_hospitals(
         ports,

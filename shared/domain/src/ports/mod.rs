@@ -1,12 +1,14 @@
 //! The ports: traits through which the domain reaches storage, queues, topics, keys and
 //! sockets. Each has an AWS adapter and an embedded adapter that pass one contract suite.
 
+pub mod cached_keyring;
 pub mod connections;
 pub mod keyring;
 pub mod publisher;
 pub mod queue;
 pub mod table;
 
+pub use cached_keyring::{CachingKeyRing, KeyRingCalls};
 pub use connections::{ConnectionError, Connections};
 pub use keyring::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKey};
 pub use publisher::{PublishError, Publisher};

@@ -1,0 +1,113 @@
+//! medical: the patient's own emergency profile, sealed; its FHIR export and access log;
+//! the treating hospital's break-glass read. Handlers are thin: parse, take the caller from
+//! the edge, call `haven_domain::medical::records`, shape JSON. Nothing here is cacheable.
+
+use haven_domain::DomainError;
+use haven_domain::medical::MedicalProfile;
+use haven_domain::medical::fhir;
+use haven_domain::medical::records::{self, Reader, StoredProfile, etag, version_of_etag};
+use haven_domain::ports::Ports;
+use haven_edge::{
+    ApiError, Caller, HandlerResult, json_response, no_content, page_cursor, page_limit,
+    parse_json, path_param,
+};
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+/// A profile is a few kilobytes; 32 KiB is generous.
+const PROFILE_BODY_LIMIT: usize = 32 * 1024;
+
+/// Medical answers are never stored by browsers or proxies.
+fn private(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn with_etag(status: StatusCode, stored: &StoredProfile) -> HandlerResult {
+    let mut response = json_response(status, stored)?;
+    if let Ok(tag) = HeaderValue::from_str(&etag(stored.version)) {
+        response.headers_mut().insert(http::header::ETAG, tag);
+    }
+    Ok(private(response))
+}
+
+fn owner(caller: &Caller) -> Result<&str, ApiError> {
+    Ok(&caller.claims()?.sub)
+}
+
+/// `POST /medical-profile` → 201 with the profile and its ETag.
+pub async fn create<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let profile: MedicalProfile = parse_json(&req, PROFILE_BODY_LIMIT)?;
+    let stored = records::create(ports, owner(&caller)?, profile).await?;
+    with_etag(StatusCode::CREATED, &stored)
+}
+
+/// `GET /medical-profile`.
+pub async fn get<P: Ports>(ports: &P, caller: Caller, _req: Request) -> HandlerResult {
+    let stored = records::read(ports, owner(&caller)?).await?;
+    with_etag(StatusCode::OK, &stored)
+}
+
+/// `PUT /medical-profile` with `If-Match: "<version>"`: 428 without it, 412 when stale.
+pub async fn update<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let expected = match req.headers().get(http::header::IF_MATCH) {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(version_of_etag).ok_or_else(|| {
+            ApiError::PreconditionFailed {
+                detail: "If-Match names no version of this profile".into(),
+                current: None,
+            }
+        })?),
+    };
+    let profile: MedicalProfile = parse_json(&req, PROFILE_BODY_LIMIT)?;
+    let stored = records::replace(ports, owner(&caller)?, profile, expected).await?;
+    with_etag(StatusCode::OK, &stored)
+}
+
+/// `DELETE /medical-profile` → 204; a later GET is 404.
+pub async fn delete<P: Ports>(ports: &P, caller: Caller, _req: Request) -> HandlerResult {
+    records::erase(ports, owner(&caller)?).await?;
+    Ok(private(no_content()))
+}
+
+/// `GET /medical-profile/fhir` → a FHIR R4 Bundle as `application/fhir+json`.
+pub async fn fhir<P: Ports>(ports: &P, caller: Caller, _req: Request) -> HandlerResult {
+    let bundle = records::fhir_export(ports, owner(&caller)?).await?;
+    let mut response = json_response(StatusCode::OK, &bundle)?;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(fhir::CONTENT_TYPE),
+    );
+    Ok(private(response))
+}
+
+/// `GET /medical-profile/access-log?limit=&cursor=`.
+pub async fn access_log<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let log = records::access_log(
+        ports,
+        owner(&caller)?,
+        page_limit(&req, 50, 100)?,
+        page_cursor(&req)?,
+    )
+    .await?;
+    Ok(private(json_response(StatusCode::OK, &log)?))
+}
+
+/// `GET /emergency/{alert_id}/medical-profile`: break-glass, audited either way.
+pub async fn break_glass<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let alert_id = path_param(&req, "alert_id")?;
+    let claims = caller.claims()?;
+    let reader = Reader {
+        user_id: claims.sub.clone(),
+        role: claims.role,
+        hospital_id: claims.hospital_id.clone(),
+    };
+    match records::break_glass(ports, &reader, alert_id).await {
+        Ok(stored) => Ok(private(json_response(StatusCode::OK, &stored)?)),
+        Err(DomainError::NotFound(what)) => Err(ApiError::NotFound(what)),
+        Err(e) => Err(e.into()),
+    }
+}
