@@ -5,6 +5,7 @@ pub mod backends;
 pub mod cases;
 pub mod facilities;
 pub mod gateway;
+pub mod http;
 
 /// Lists every contract case once; `$m!` receives them all. Both backends instantiate the
 /// suite through this one list, so they always run the same cases.

@@ -3,9 +3,9 @@
 //! low-trust verification, the nearby search, capacity reports and a dispatcher's routing.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use haven_tests::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway};
+use haven_tests::http::{client, login, unique_email};
 use serde_json::{Value, json};
 
 haven_tests::on_both_backends!(
@@ -22,13 +22,6 @@ haven_tests::on_both_backends!(
 const PASSWORD: &str = "amber falcon river quartz 42";
 /// Nairobi's central business district.
 const CBD: (f64, f64) = (-1.2864, 36.8172);
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("client")
-}
 
 async fn call(
     gw: &RunningGateway,
@@ -59,27 +52,6 @@ async fn post(gw: &RunningGateway, path: &str, token: &str, body: Value) -> (u16
 
 async fn get(gw: &RunningGateway, path: &str, token: &str) -> (u16, Value) {
     call(gw, "GET", path, Some(token), None, &[]).await
-}
-
-fn unique_email(tag: &str) -> String {
-    format!(
-        "{tag}-{}@example.org",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    )
-}
-
-async fn login(gw: &RunningGateway, email: &str, password: &str) -> String {
-    let (status, body) = call(
-        gw,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"email": email, "password": password})),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().expect("token").to_owned()
 }
 
 /// A registered, signed-in patient: (access token, emergency credential).

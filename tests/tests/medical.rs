@@ -5,9 +5,9 @@
 use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use haven_tests::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway};
+use haven_tests::http::{client, login, unique, unique_email};
 use serde_json::{Value, json};
 
 haven_tests::on_both_backends!(
@@ -46,13 +46,6 @@ impl Write for Sink {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("client")
-}
-
 async fn call(
     gw: &RunningGateway,
     method: &str,
@@ -80,24 +73,8 @@ async fn call(
     )
 }
 
-fn unique(tag: &str) -> String {
-    format!("{tag}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
-}
-
-async fn login(gw: &RunningGateway, email: &str, password: &str) -> String {
-    let response = client()
-        .post(gw.url("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.expect("json");
-    body["access_token"].as_str().expect("token").to_owned()
-}
-
 async fn patient(gw: &RunningGateway) -> String {
-    let email = format!("{}@example.org", unique("patient"));
+    let email = unique_email("patient");
     let response = client()
         .post(gw.url("/api/v1/auth/register"))
         .json(&json!({"email": email, "password": PASSWORD, "full_name": "Achieng Otieno"}))
@@ -110,7 +87,7 @@ async fn patient(gw: &RunningGateway) -> String {
 
 async fn staff(gw: &RunningGateway, role: &str, hospital: &str) -> String {
     let admin = login(gw, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let email = format!("{}@example.org", unique(role));
+    let email = unique_email(role);
     let (status, _, created) = call(
         gw,
         "POST",

@@ -19,13 +19,7 @@ const SMALL_BODY_LIMIT: usize = 4 * 1024;
 
 /// The caller as the alert rules see them.
 pub fn viewer(caller: &Caller) -> Result<Viewer, ApiError> {
-    let claims = caller.claims()?;
-    Ok(Viewer {
-        user_id: claims.sub.clone(),
-        role: claims.role,
-        hospital_id: claims.hospital_id.clone(),
-        bypass_jti: caller.is_bypass().then(|| claims.jti.clone()),
-    })
+    Ok(Viewer::of(caller.claims()?))
 }
 
 fn idempotency_key(req: &Request) -> Result<Option<&str>, ApiError> {

@@ -16,12 +16,7 @@ use lambda_http::Request;
 use serde::Deserialize;
 
 fn actor(caller: &Caller) -> Result<Actor, ApiError> {
-    let claims = caller.claims()?;
-    Ok(Actor {
-        user_id: claims.sub.clone(),
-        role: claims.role,
-        hospital_id: claims.hospital_id.clone(),
-    })
+    Ok(Actor::of(caller.claims()?))
 }
 
 /// A numeric query parameter, 422 naming it when it is not a number.
@@ -90,12 +85,7 @@ struct RouteAlert {
 pub async fn route_alert<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
     let id = path_param(&req, "id")?;
     let body: RouteAlert = parse_json(&req, DEFAULT_BODY_LIMIT)?;
-    let viewer = haven_domain::emergencies::view::Viewer {
-        user_id: caller.claims()?.sub.clone(),
-        role: caller.claims()?.role,
-        hospital_id: None,
-        bypass_jti: None,
-    };
+    let viewer = haven_domain::emergencies::view::Viewer::of(caller.claims()?);
     let view =
         lifecycle::route_to_hospital(ports, &viewer, id, &body.alert_id, body.reason.as_deref())
             .await?;

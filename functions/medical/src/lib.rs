@@ -2,7 +2,6 @@
 //! the treating hospital's break-glass read. Handlers are thin: parse, take the caller from
 //! the edge, call `haven_domain::medical::records`, shape JSON. Nothing here is cacheable.
 
-use haven_domain::DomainError;
 use haven_domain::medical::MedicalProfile;
 use haven_domain::medical::fhir;
 use haven_domain::medical::records::{self, Reader, StoredProfile, etag, version_of_etag};
@@ -99,15 +98,7 @@ pub async fn access_log<P: Ports>(ports: &P, caller: Caller, req: Request) -> Ha
 /// `GET /emergency/{alert_id}/medical-profile`: break-glass, audited either way.
 pub async fn break_glass<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
     let alert_id = path_param(&req, "alert_id")?;
-    let claims = caller.claims()?;
-    let reader = Reader {
-        user_id: claims.sub.clone(),
-        role: claims.role,
-        hospital_id: claims.hospital_id.clone(),
-    };
-    match records::break_glass(ports, &reader, alert_id).await {
-        Ok(stored) => Ok(private(json_response(StatusCode::OK, &stored)?)),
-        Err(DomainError::NotFound(what)) => Err(ApiError::NotFound(what)),
-        Err(e) => Err(e.into()),
-    }
+    let reader = Reader::of(caller.claims()?);
+    let stored = records::break_glass(ports, &reader, alert_id).await?;
+    Ok(private(json_response(StatusCode::OK, &stored)?))
 }

@@ -15,7 +15,8 @@ use crate::emergencies::view::{AlertSummary, AlertView, Viewer, summary, view};
 use crate::envelope::Envelope;
 use crate::error::DomainError;
 use crate::hospitals::manage;
-use crate::hospitals::ranking::{RankedHospital, eta_minutes, score_parts};
+use crate::hospitals::ranking::ranked;
+use crate::hospitals::search::Candidate;
 use crate::item::Item;
 use crate::ports::{
     Condition, Cursor, Index, Ports, Query, SortKey, Table, TableError, TransactOp,
@@ -317,29 +318,16 @@ pub async fn route_to_hospital<P: Ports>(
     }
     let hospital = manage::load(ports, hospital_id).await?;
     let changed = change(ports, viewer, alert_id, |alert, now| {
-        let distance_km = alert
-            .location
-            .coordinates()
-            .distance_km(hospital.coordinates());
-        let criteria = alert_criteria(alert.emergency_type, alert.priority);
-        let parts = score_parts(&hospital, distance_km, &criteria);
-        let chosen = RankedHospital {
-            hospital_id: hospital.hospital_id.clone(),
-            name: hospital.name.clone(),
-            latitude: hospital.latitude,
-            longitude: hospital.longitude,
-            distance_km: (distance_km * 1000.0).round() / 1000.0,
-            eta_minutes: (eta_minutes(distance_km) * 10.0).round() / 10.0,
-            score: crate::hospitals::ranking::weighted(&parts),
-            score_parts: parts.rounded(),
-            ed_status: hospital.ed_status,
-            level: hospital.level,
-            beds_available: hospital.beds_available,
-            icu_beds_available: hospital.icu_beds_available,
-            specialties: hospital.specialties.clone(),
-            last_resort: None,
-            channels: hospital.notification_channels(),
+        let candidate = Candidate {
+            distance_km: alert
+                .location
+                .coordinates()
+                .distance_km(hospital.coordinates()),
+            hospital: hospital.clone(),
         };
+        let criteria = alert_criteria(alert.emergency_type, alert.priority);
+        // The dispatcher's choice stands, whatever its state: no last-resort marking.
+        let chosen = ranked(&candidate, &criteria, None);
         // The dispatcher's choice first, then the earlier plan without it.
         let earlier: Vec<&MatchedHospital> = alert
             .hospital

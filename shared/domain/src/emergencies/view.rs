@@ -6,6 +6,7 @@ use crate::emergencies::alert::{
     Alert, ClinicalDetails, Location, MatchedHospital, Priority, Status, Transition,
 };
 use crate::emergencies::priority::Vitals;
+use crate::identity::tokens::{Claims, TokenKind};
 use crate::roles::Role;
 
 /// The caller, as far as alerts care.
@@ -19,6 +20,16 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    /// The viewer a verified token names.
+    pub fn of(claims: &Claims) -> Self {
+        Viewer {
+            user_id: claims.sub.clone(),
+            role: claims.role,
+            hospital_id: claims.hospital_id.clone(),
+            bypass_jti: (claims.kind == TokenKind::Bypass).then(|| claims.jti.clone()),
+        }
+    }
+
     /// The person the alert is about, acting for themselves. A bypass token acts on the one
     /// alert it raised and no other.
     pub fn is_reporter(&self, alert: &Alert) -> bool {

@@ -35,6 +35,13 @@ pub struct Actor {
 }
 
 impl Actor {
+    pub fn of(claims: &crate::identity::tokens::Claims) -> Self {
+        Actor {
+            user_id: claims.sub.clone(),
+            role: claims.role,
+            hospital_id: claims.hospital_id.clone(),
+        }
+    }
     fn works_at(&self, hospital_id: &str) -> bool {
         self.role.is_hospital_staff() && self.hospital_id.as_deref() == Some(hospital_id)
     }

@@ -261,7 +261,8 @@ pub fn score_parts(h: &Hospital, distance_km: f64, c: &Criteria) -> ScoreParts {
     }
 }
 
-fn ranked(candidate: &Candidate, c: &Criteria, last: Option<&'static str>) -> RankedHospital {
+/// One hospital scored for these criteria, as a ranking lists it (`last` marks a last resort).
+pub fn ranked(candidate: &Candidate, c: &Criteria, last: Option<&'static str>) -> RankedHospital {
     let h = &candidate.hospital;
     let parts = score_parts(h, candidate.distance_km, c);
     RankedHospital {

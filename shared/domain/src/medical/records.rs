@@ -242,6 +242,16 @@ pub struct Reader {
     pub hospital_id: Option<String>,
 }
 
+impl Reader {
+    pub fn of(claims: &crate::identity::tokens::Claims) -> Self {
+        Reader {
+            user_id: claims.sub.clone(),
+            role: claims.role,
+            hospital_id: claims.hospital_id.clone(),
+        }
+    }
+}
+
 /// `GET /emergency/{alert_id}/medical-profile`: the clinical staff of a hospital the alert
 /// was routed to read the patient's profile while the alert is open and for
 /// [`BREAK_GLASS_GRACE`] after it ends. Every read and every refusal is audited under the

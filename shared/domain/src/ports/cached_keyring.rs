@@ -55,10 +55,6 @@ impl<K: KeyRing> CachingKeyRing<K> {
         Self::new(inner, ttl)
     }
 
-    pub fn inner(&self) -> &K {
-        &self.inner
-    }
-
     pub fn calls(&self) -> KeyRingCalls {
         KeyRingCalls {
             generate: self.generate.load(Ordering::Relaxed),
