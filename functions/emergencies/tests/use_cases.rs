@@ -263,73 +263,12 @@ async fn handlers_answer_the_sample_events() {
     assert_eq!(history.status(), 200);
 }
 
-/// The embedded ports with a publisher that is down.
-struct PublisherDown(EmbeddedPorts, Down);
-struct Down;
-
-impl haven_domain::ports::Publisher for Down {
-    async fn publish(
-        &self,
-        _topic: &str,
-        _message: &str,
-        _attributes: &std::collections::BTreeMap<String, String>,
-    ) -> Result<String, haven_domain::ports::PublishError> {
-        Err(haven_domain::ports::PublishError::Unavailable(
-            "down".into(),
-        ))
-    }
-    async fn send_sms(
-        &self,
-        _phone: &str,
-        _text: &str,
-    ) -> Result<String, haven_domain::ports::PublishError> {
-        Err(haven_domain::ports::PublishError::Unavailable(
-            "down".into(),
-        ))
-    }
-}
-
-impl Ports for PublisherDown {
-    type Table = <EmbeddedPorts as Ports>::Table;
-    type Queue = <EmbeddedPorts as Ports>::Queue;
-    type Publisher = Down;
-    type KeyRing = <EmbeddedPorts as Ports>::KeyRing;
-    type Connections = <EmbeddedPorts as Ports>::Connections;
-    fn table(&self) -> &Self::Table {
-        self.0.table()
-    }
-    fn queue(&self) -> &Self::Queue {
-        self.0.queue()
-    }
-    fn publisher(&self) -> &Down {
-        &self.1
-    }
-    fn key_ring(&self) -> &Self::KeyRing {
-        self.0.key_ring()
-    }
-    fn connections(&self) -> &Self::Connections {
-        self.0.connections()
-    }
-    fn clock(&self) -> &dyn haven_domain::Clock {
-        self.0.clock()
-    }
-    fn ids(&self) -> &dyn haven_domain::IdGenerator {
-        self.0.ids()
-    }
-    fn key_cache(&self) -> &haven_domain::identity::keys::KeyCache {
-        self.0.key_cache()
-    }
-    fn backend_name(&self) -> &'static str {
-        "embedded, publisher down"
-    }
-}
-
 #[tokio::test]
 async fn a_stored_alert_keeps_its_event_when_publishing_fails() {
     use haven_domain::emergencies::handoff;
     let (ports, _clock, _dir) = ports();
     with_hospitals(&ports).await;
-    let down = PublisherDown(ports, Down);
+    let down = haven_platform::faults::PublisherDown(ports);
     let alert = trigger::trigger(&down, &app("p1"), request(-1.29, 36.82, "trauma"), None)
         .await
         .expect("stored and answered although nobody could be told yet");

@@ -24,3 +24,54 @@ pub async fn bootstrap_from_env<P: Ports>(
         None => Ok(Some((email, None))),
     }
 }
+
+/// `GET /local/sms-outbox`: the texts the embedded backend "sent", newest last, for a system
+/// admin (they hold acknowledgement links). Only the local gateway has this route.
+pub async fn sms_outbox<P: Ports>(
+    axum::extract::State(gw): axum::extract::State<std::sync::Arc<crate::Gateway<P>>>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    let token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let request_id = crate::new_request_id();
+    let claims =
+        haven_domain::identity::sessions::authenticate(gw.ports.as_ref(), token, false).await;
+    let error = match claims {
+        Err(_) => Some(haven_edge::ApiError::Unauthenticated),
+        Ok(c) if c.role != haven_domain::Role::SystemAdmin => Some(haven_edge::ApiError::Forbidden),
+        Ok(_) => None,
+    };
+    if let Some(e) = error {
+        return crate::to_axum(e.into_response(Some(&request_id)));
+    }
+    let Some(outbox) = &gw.sms_outbox else {
+        return crate::to_axum(
+            haven_edge::ApiError::NotFound(
+                "the SMS outbox (this backend sends through SNS)".into(),
+            )
+            .into_response(Some(&request_id)),
+        );
+    };
+    match outbox.sms_outbox() {
+        Ok(records) => crate::to_axum(
+            haven_edge::json_response(
+                http::StatusCode::OK,
+                &serde_json::json!({
+                    "messages": records.iter().map(|r| serde_json::json!({
+                        "message_id": r.message_id,
+                        "phone_number": r.phone_number,
+                        "text": r.text,
+                        "sent_at": r.sent_at.to_rfc3339(),
+                    })).collect::<Vec<_>>()
+                }),
+            )
+            .unwrap_or_else(|e| e.into_response(Some(&request_id))),
+        ),
+        Err(e) => crate::to_axum(
+            haven_edge::ApiError::Unavailable(e.to_string()).into_response(Some(&request_id)),
+        ),
+    }
+}

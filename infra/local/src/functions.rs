@@ -38,6 +38,7 @@ macro_rules! http {
     };
 }
 
+/// Any event function: the handler takes the ports and the event.
 macro_rules! socket {
     ($handler:path) => {
         |ports, event| Box::pin(async move { $handler(&*ports, event).await })
@@ -88,6 +89,16 @@ pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
         "hospitals-capabilities" => http!("hospitals-capabilities", haven_hospitals::capabilities),
         "hospitals-availability" => http!("hospitals-availability", haven_hospitals::availability),
         "hospitals-route-alert" => http!("hospitals-route-alert", haven_hospitals::route_alert),
+        "comms-webhook-configure" => {
+            http!("comms-webhook-configure", haven_comms::webhook_configure)
+        }
+        "comms-webhook-rotate" => http!("comms-webhook-rotate", haven_comms::webhook_rotate),
+        "comms-ack" => http!("comms-ack", haven_comms::ack),
+        "comms-ack-link" => http!("comms-ack-link", haven_comms::ack_link),
+        "comms-ack-link-answer" => http!("comms-ack-link-answer", haven_comms::ack_link_answer),
+        "comms-alert" => http!("comms-alert", haven_comms::send_again),
+        "comms-fallback" => http!("comms-fallback", haven_comms::fallback),
+        "comms-status" => http!("comms-status", haven_comms::status),
         _ => return None,
     };
     Some(f)
@@ -104,7 +115,26 @@ pub fn socket_function<P: Ports>(function: &str) -> Option<SocketFunction<P>> {
 }
 
 pub fn worker_function<P: Ports>(function: &str) -> Option<WorkerFunction<P>> {
-    // No queue workers yet: the notification pipeline adds them.
-    let _ = function;
-    None
+    let f: WorkerFunction<P> = match function {
+        "comms-webhook-worker" => socket!(haven_comms::webhook_worker),
+        "comms-sms-worker" => socket!(haven_comms::sms_worker),
+        "comms-hospital-api-worker" => socket!(haven_comms::hospital_api_worker),
+        "comms-deadline-worker" => socket!(haven_comms::deadline_worker),
+        _ => return None,
+    };
+    Some(f)
+}
+
+pub type ScheduledFunction<P> =
+    fn(
+        Arc<P>,
+        LambdaEvent<serde_json::Value>,
+    ) -> BoxFuture<'static, Result<serde_json::Value, lambda_runtime::Error>>;
+
+pub fn scheduled_function<P: Ports>(function: &str) -> Option<ScheduledFunction<P>> {
+    let f: ScheduledFunction<P> = match function {
+        "comms-outbox-relay" => socket!(haven_comms::outbox_relay),
+        _ => return None,
+    };
+    Some(f)
 }

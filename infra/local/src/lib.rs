@@ -16,7 +16,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::response::IntoResponse;
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use haven_domain::ports::Ports;
 use haven_edge::catalogue::FALLBACK_FUNCTION;
 use haven_edge::cors::CorsPolicy;
@@ -33,14 +33,22 @@ pub struct Gateway<P> {
     /// the ports post to; on the AWS backend the adapter posts to `/@connections` here.
     pub sockets: LocalSockets,
     pub cors: CorsPolicy,
+    /// The embedded backend's SMS outbox, shown at `GET /local/sms-outbox` (on AWS, texts go
+    /// to SNS instead).
+    pub sms_outbox: Option<haven_embedded::SqlitePublisher>,
 }
 
 impl<P: Ports> Gateway<P> {
-    pub fn new(ports: Arc<P>, sockets: LocalSockets) -> Arc<Self> {
+    pub fn new(
+        ports: Arc<P>,
+        sockets: LocalSockets,
+        sms_outbox: Option<haven_embedded::SqlitePublisher>,
+    ) -> Arc<Self> {
         Arc::new(Gateway {
             ports,
             sockets,
             cors: CorsPolicy::from_env(),
+            sms_outbox,
         })
     }
 
@@ -52,6 +60,7 @@ impl<P: Ports> Gateway<P> {
                 "/@connections/{connection_id}",
                 post(sockets::post_to_connection::<P>),
             )
+            .route("/local/sms-outbox", get(admin::sms_outbox::<P>))
             .fallback(dispatch::<P>)
             .with_state(self.clone())
     }

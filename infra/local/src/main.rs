@@ -28,7 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Backend::Embedded => {
                 let ports = Arc::new(EmbeddedPorts::from_env()?);
                 let sockets = ports.backend.connections.clone();
-                start(ports, sockets, listener, demo).await
+                let outbox = Some(ports.backend.publisher.clone());
+                start(ports, sockets, outbox, listener, demo).await
             }
             Backend::Aws => {
                 // The adapter posts to this gateway's `/@connections` unless told otherwise.
@@ -37,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .websocket_endpoint
                     .get_or_insert_with(|| format!("http://{addr}"));
                 let ports = Arc::new(AwsPorts::from_settings(settings).await);
-                start(ports, LocalSockets::default(), listener, demo).await
+                start(ports, LocalSockets::default(), None, listener, demo).await
             }
         }
     })
@@ -46,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn start<P: Ports>(
     ports: Arc<P>,
     sockets: LocalSockets,
+    sms_outbox: Option<haven_embedded::SqlitePublisher>,
     listener: tokio::net::TcpListener,
     demo: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -63,7 +65,7 @@ async fn start<P: Ports>(
             None => println!("System admin: {email}"),
         }
     }
-    let _workers = workers::spawn_all(&ports);
+    let _workers = workers::spawn_all(&ports, workers::Pipeline::default());
     let addr = listener.local_addr()?;
     let backend = ports.backend_name();
     let data = data_dir();
@@ -77,10 +79,13 @@ async fn start<P: Ports>(
     }
     println!("  health:    http://{addr}/api/v1/health/ready");
     println!("  websocket: ws://{addr}/ws");
+    if backend == "embedded" {
+        println!("  texts:     http://{addr}/local/sms-outbox  (system admin token)");
+    }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    Gateway::new(ports, sockets)
+    Gateway::new(ports, sockets, sms_outbox)
         .serve(listener, shutdown)
         .await?;
     Ok(())

@@ -87,18 +87,71 @@ pub async fn run<P: Ports>(
     }
 }
 
-/// Starts a poller for every worker of the catalogue.
-pub fn spawn_all<P: Ports>(ports: &Arc<P>) -> Vec<tokio::task::JoinHandle<()>> {
-    haven_edge::catalogue::QUEUE_WORKERS
-        .iter()
-        .filter_map(|w| {
-            let worker = crate::functions::worker_function::<P>(w.function)?;
-            Some(tokio::spawn(run(
+/// Runs a scheduled function every `every`, as an EventBridge schedule would.
+pub async fn every<P: Ports>(ports: Arc<P>, function: &'static str, every: Duration) {
+    let Some(handler) = crate::functions::scheduled_function::<P>(function) else {
+        tracing::error!(function, "no scheduled function of that name");
+        return;
+    };
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let mut context = Context::default();
+        context.request_id = crate::new_request_id();
+        let event = serde_json::json!({
+            "source": "aws.events",
+            "detail-type": "Scheduled Event",
+            "detail": {},
+        });
+        if let Err(e) = handler(ports.clone(), LambdaEvent::new(event, context)).await {
+            tracing::warn!(function, error = %e, "scheduled run failed");
+        }
+    }
+}
+
+/// How the local gateway plays Lambda's event sources and EventBridge.
+#[derive(Debug, Clone, Copy)]
+pub struct Pipeline {
+    /// Concurrent pollers per queue (Lambda starts several for a busy queue).
+    pub pollers_per_queue: usize,
+    /// How often scheduled functions run; AWS runs them each minute, locally sooner is
+    /// kinder to a developer waiting for a stranded alert.
+    pub schedule_every: Duration,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            pollers_per_queue: 2,
+            schedule_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Starts a poller for every worker of the catalogue and a timer for every scheduled
+/// function. Dropping the handles does not stop them; abort them to stop.
+pub fn spawn_all<P: Ports>(ports: &Arc<P>, pipeline: Pipeline) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for w in haven_edge::catalogue::QUEUE_WORKERS {
+        let Some(worker) = crate::functions::worker_function::<P>(w.function) else {
+            continue;
+        };
+        for _ in 0..pipeline.pollers_per_queue.max(1) {
+            handles.push(tokio::spawn(run(
                 ports.clone(),
                 w.queue,
                 w.batch_size,
                 worker,
-            )))
-        })
-        .collect()
+            )));
+        }
+    }
+    for s in haven_edge::catalogue::SCHEDULED_FUNCTIONS {
+        handles.push(tokio::spawn(every(
+            ports.clone(),
+            s.function,
+            pipeline.schedule_every,
+        )));
+    }
+    handles
 }

@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod clock;
+pub mod comms;
 pub mod emergencies;
 pub mod envelope;
 pub mod error;

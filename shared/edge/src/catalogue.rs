@@ -41,7 +41,9 @@ pub const ALERT_LISTERS: &[Role] = &[
     Role::HospitalAdmin,
 ];
 /// The staff who report a hospital's capacity (scoped to their own hospital).
-pub const CAPACITY_REPORTERS: &[Role] = &[Role::Nurse, Role::Doctor, Role::HospitalAdmin];
+pub const CAPACITY_REPORTERS: &[Role] = HOSPITAL_STAFF;
+/// A hospital's clinical and administrative staff (scoped to their own hospital).
+pub const HOSPITAL_STAFF: &[Role] = &[Role::Nurse, Role::Doctor, Role::HospitalAdmin];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpRoute {
@@ -344,6 +346,69 @@ pub const CATALOGUE: &[HttpRoute] = &[
         Access::Roles(&[Role::Dispatcher]),
         "A dispatcher sends an alert to this hospital",
     ),
+    // comms
+    route(
+        "PUT",
+        "/api/v1/hospitals/{id}/webhook",
+        "comms-webhook-configure",
+        Access::Roles(&[Role::SystemAdmin, Role::HospitalAdmin]),
+        "Set where a hospital's alert deliveries go; returns the signing secret",
+    ),
+    route(
+        "POST",
+        "/api/v1/hospitals/{id}/webhook/rotate",
+        "comms-webhook-rotate",
+        Access::Roles(&[Role::SystemAdmin, Role::HospitalAdmin]),
+        "A new signing secret; the old one signs too for a day",
+    ),
+    route(
+        "POST",
+        "/api/v1/hospital/comms/ack",
+        "comms-ack",
+        Access::Roles(HOSPITAL_STAFF),
+        "A hospital accepts or declines an alert it was offered",
+    ),
+    route(
+        "GET",
+        "/api/v1/hospital/comms/ack/{token}",
+        "comms-ack-link",
+        // The token is the credential: it was sent to that hospital's desk.
+        Access::Public,
+        "What an acknowledgement link answers",
+    ),
+    route(
+        "POST",
+        "/api/v1/hospital/comms/ack/{token}",
+        "comms-ack-link-answer",
+        Access::Public,
+        "Accept or decline through an acknowledgement link",
+    ),
+    route(
+        "POST",
+        "/api/v1/hospital/comms/alert",
+        "comms-alert",
+        Access::Roles(&[Role::Dispatcher]),
+        "Send an alert again, or to a chosen hospital",
+    ),
+    route(
+        "POST",
+        "/api/v1/hospital/comms/fallback",
+        "comms-fallback",
+        Access::Roles(&[Role::Dispatcher]),
+        "Move an alert to its next fallback hospital now",
+    ),
+    route(
+        "GET",
+        "/api/v1/hospital/comms/status/{alert_id}",
+        "comms-status",
+        Access::Roles(&[
+            Role::Dispatcher,
+            Role::Nurse,
+            Role::Doctor,
+            Role::HospitalAdmin,
+        ]),
+        "Every offer, delivery and attempt of an alert",
+    ),
     route(
         "GET",
         "/.well-known/jwks.json",
@@ -381,7 +446,33 @@ pub const SOCKET_ROUTES: &[SocketRoute] = &[
     },
 ];
 
-pub const QUEUE_WORKERS: &[QueueWorker] = &[];
+const fn worker(queue: &'static str, function: &'static str) -> QueueWorker {
+    QueueWorker {
+        queue,
+        function,
+        batch_size: 10,
+    }
+}
+
+pub const QUEUE_WORKERS: &[QueueWorker] = &[
+    worker("webhook", "comms-webhook-worker"),
+    worker("sms", "comms-sms-worker"),
+    worker("hospital-api", "comms-hospital-api-worker"),
+    worker("deadlines", "comms-deadline-worker"),
+];
+
+/// A function run on a schedule (EventBridge on AWS, a timer in the local gateway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduledFunction {
+    pub function: &'static str,
+    /// How often, in the template's `rate(...)` terms.
+    pub every_seconds: u64,
+}
+
+pub const SCHEDULED_FUNCTIONS: &[ScheduledFunction] = &[ScheduledFunction {
+    function: "comms-outbox-relay",
+    every_seconds: 60,
+}];
 
 /// Every function name of the platform, each once.
 pub fn all_functions() -> Vec<&'static str> {
@@ -389,6 +480,7 @@ pub fn all_functions() -> Vec<&'static str> {
     names.push(FALLBACK_FUNCTION);
     names.extend(SOCKET_ROUTES.iter().map(|r| r.function));
     names.extend(QUEUE_WORKERS.iter().map(|w| w.function));
+    names.extend(SCHEDULED_FUNCTIONS.iter().map(|s| s.function));
     names.sort_unstable();
     names.dedup();
     names

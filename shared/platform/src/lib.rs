@@ -7,10 +7,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use haven_aws::AwsBackend;
+use haven_domain::comms::CommsSettings;
 use haven_domain::identity::keys::KeyCache;
 use haven_domain::ports::{CachingKeyRing, Ports};
 use haven_domain::{Clock, IdGenerator, RandomIds, SystemClock};
 use haven_embedded::EmbeddedBackend;
+use haven_webhooks::HttpWebhooks;
+
+pub mod faults;
 
 pub use haven_edge;
 pub use lambda_http;
@@ -57,6 +61,9 @@ pub struct EmbeddedPorts {
     pub backend: EmbeddedBackend,
     /// The backend's key ring behind a short-lived cache of unwrapped data keys.
     pub key_ring: CachingKeyRing<haven_embedded::FileKeyRing>,
+    pub webhooks: HttpWebhooks,
+    /// Deadlines, retries and links; tests shorten them before sharing the ports.
+    pub comms: CommsSettings,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     keys: KeyCache,
@@ -70,8 +77,14 @@ impl EmbeddedPorts {
     ) -> Result<Self, PlatformError> {
         let backend = EmbeddedBackend::open(&dir, clock.clone())
             .map_err(|source| PlatformError::Embedded { dir, source })?;
+        let mut comms = CommsSettings::from_env();
+        // One machine: receivers on loopback are the norm, unless switched off explicitly.
+        comms.allow_private_webhooks =
+            std::env::var("HAVEN_ALLOW_PRIVATE_WEBHOOKS").as_deref() != Ok("0");
         Ok(EmbeddedPorts {
             key_ring: CachingKeyRing::from_env(backend.key_ring.clone()),
+            webhooks: HttpWebhooks::new(),
+            comms,
             backend,
             clock,
             ids,
@@ -93,6 +106,7 @@ impl Ports for EmbeddedPorts {
     type Publisher = haven_embedded::SqlitePublisher;
     type KeyRing = CachingKeyRing<haven_embedded::FileKeyRing>;
     type Connections = haven_embedded::LocalSockets;
+    type Webhooks = HttpWebhooks;
 
     fn table(&self) -> &Self::Table {
         &self.backend.table
@@ -108,6 +122,12 @@ impl Ports for EmbeddedPorts {
     }
     fn connections(&self) -> &Self::Connections {
         &self.backend.connections
+    }
+    fn webhooks(&self) -> &Self::Webhooks {
+        &self.webhooks
+    }
+    fn comms(&self) -> &CommsSettings {
+        &self.comms
     }
     fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
@@ -128,6 +148,8 @@ pub struct AwsPorts {
     pub backend: AwsBackend,
     /// KMS behind a short-lived cache of unwrapped data keys.
     pub key_ring: CachingKeyRing<haven_aws::KmsKeyRing>,
+    pub webhooks: HttpWebhooks,
+    pub comms: CommsSettings,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     keys: KeyCache,
@@ -137,6 +159,8 @@ impl AwsPorts {
     pub fn new(backend: AwsBackend, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
         AwsPorts {
             key_ring: CachingKeyRing::from_env(backend.key_ring.clone()),
+            webhooks: HttpWebhooks::new(),
+            comms: CommsSettings::from_env(),
             backend,
             clock,
             ids,
@@ -160,6 +184,7 @@ impl Ports for AwsPorts {
     type Publisher = haven_aws::SnsPublisher;
     type KeyRing = CachingKeyRing<haven_aws::KmsKeyRing>;
     type Connections = haven_aws::ApiGatewayConnections;
+    type Webhooks = HttpWebhooks;
 
     fn table(&self) -> &Self::Table {
         &self.backend.table
@@ -175,6 +200,12 @@ impl Ports for AwsPorts {
     }
     fn connections(&self) -> &Self::Connections {
         &self.backend.connections
+    }
+    fn webhooks(&self) -> &Self::Webhooks {
+        &self.webhooks
+    }
+    fn comms(&self) -> &CommsSettings {
+        &self.comms
     }
     fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
@@ -246,6 +277,32 @@ macro_rules! http_function {
 /// event and returns the proxy response.
 #[macro_export]
 macro_rules! socket_function {
+    ($handler:path) => {
+        $crate::event_function!($handler);
+    };
+}
+
+/// `main` for a queue worker: the handler takes the SQS batch and returns the failed items
+/// (`ReportBatchItemFailures`).
+#[macro_export]
+macro_rules! worker_function {
+    ($handler:path) => {
+        $crate::event_function!($handler);
+    };
+}
+
+/// `main` for a function run on a schedule (an EventBridge event).
+#[macro_export]
+macro_rules! scheduled_function {
+    ($handler:path) => {
+        $crate::event_function!($handler);
+    };
+}
+
+/// `main` for any non-HTTP function: builds the ports once, then hands every event to the
+/// handler.
+#[macro_export]
+macro_rules! event_function {
     ($handler:path) => {
         fn main() -> Result<(), $crate::lambda_runtime::Error> {
             $crate::haven_edge::logging::init();

@@ -270,6 +270,9 @@ pub struct Alert {
     /// Hospitals that have been handed the alert; their staff may see it.
     #[serde(default)]
     pub routed_to: Vec<String>,
+    /// Each hospital it was offered to, in order, with its answer (see `comms`).
+    #[serde(default)]
+    pub offers: Vec<crate::comms::Offer>,
     /// Ambulance crew assigned to it (tracking).
     #[serde(default)]
     pub responders: Vec<String>,
@@ -302,6 +305,29 @@ pub struct ClinicalDetails {
 pub const CLINICAL: &str = "clinical";
 
 impl Alert {
+    /// The offer to `hospital_id`, the latest if it was offered more than once.
+    pub fn offer_to(&self, hospital_id: &str) -> Option<&crate::comms::Offer> {
+        self.offers
+            .iter()
+            .rev()
+            .find(|o| o.hospital_id() == hospital_id)
+    }
+
+    pub fn offer_to_mut(&mut self, hospital_id: &str) -> Option<&mut crate::comms::Offer> {
+        self.offers
+            .iter_mut()
+            .rev()
+            .find(|o| o.hospital_id() == hospital_id)
+    }
+
+    /// Waiting for a hospital to answer.
+    pub fn awaits_answer(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Matched | Status::Notified | Status::Escalated
+        )
+    }
+
     pub fn key(alert_id: &str) -> Key {
         Key::new(format!("ALERT#{alert_id}"), "ALERT")
     }
@@ -463,6 +489,7 @@ mod tests {
             hospital: None,
             fallbacks: vec![],
             routed_to: vec![],
+            offers: vec![],
             responders: vec![],
             verification_required: false,
             verified_at: None,

@@ -9,62 +9,80 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
-use crate::catalogue::ALERTS_TOPIC;
+use crate::catalogue::{ALERTS_TOPIC, DEADLINES_QUEUE};
+use crate::comms::DeadlineMessage;
 use crate::emergencies::alert::Alert;
 use crate::hospitals::Channel;
 use crate::item::{Item, Key, Value, value_to_json};
-use crate::ports::{Condition, Index, Ports, Publisher, Query, Table, TableError};
+use crate::ports::{
+    Condition, Index, OutgoingMessage, Ports, Publisher, Query, Queue, SortKey, Table, TableError,
+};
 
-pub const ALERT_MATCHED: &str = "alert.matched";
+/// The alert is offered to its first hospital (or sent again to one).
+pub const ALERT_CREATED: &str = "alert.created";
+/// The alert is offered to a fallback hospital after the one before it did not take it.
+pub const ALERT_ESCALATED: &str = "alert.escalated";
+/// Stand down: the alert was cancelled, or another hospital took it.
 pub const ALERT_CANCELLED: &str = "alert.cancelled";
 /// The GSI2 partition listing undelivered events.
 pub const OUTBOX: &str = "OUTBOX";
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What goes through the topic and the queues: ids and routing facts, nothing personal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertEvent {
-    pub event: &'static str,
+    pub event: String,
     pub alert_id: String,
     pub hospital_id: String,
-    pub status: &'static str,
-    pub priority: &'static str,
-    pub emergency_type: &'static str,
+    /// 0 for the first sending of this event to this hospital; a dispatcher's "send again"
+    /// counts up, so the hospital sees it as a new delivery.
+    #[serde(default)]
+    pub round: u32,
+    /// Which offer of the alert (1-based) this is about; 0 when none.
+    #[serde(default)]
+    pub offer: u32,
+    pub priority: String,
+    pub emergency_type: String,
     pub at: String,
 }
 
-/// The outbox item of one event about `alert`, for `hospital_id`, told on `channels`.
-pub fn outbox_item(
-    alert: &Alert,
-    event: &'static str,
-    hospital_id: &str,
-    channels: &[Channel],
-    now: Timestamp,
-    event_id: &str,
-) -> Item {
+/// One event for one hospital, on the channels named.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    pub event: &'static str,
+    pub hospital_id: &'a str,
+    pub channels: &'a [Channel],
+    pub round: u32,
+    /// The alert's offer (1-based) the notice belongs to.
+    pub offer: u32,
+    /// Starts the answer deadline of that offer.
+    pub starts_deadline: bool,
+}
+
+/// The outbox item of one notice about `alert`.
+pub fn outbox_item(alert: &Alert, notice: &Notice, now: Timestamp, event_id: &str) -> Item {
     let message = AlertEvent {
-        event,
+        event: notice.event.to_owned(),
         alert_id: alert.alert_id.clone(),
-        hospital_id: hospital_id.to_owned(),
-        status: alert.status.as_str(),
-        priority: alert.priority.as_str(),
-        emergency_type: alert.emergency_type.as_str(),
+        hospital_id: notice.hospital_id.to_owned(),
+        round: notice.round,
+        offer: notice.offer,
+        priority: alert.priority.as_str().to_owned(),
+        emergency_type: alert.emergency_type.as_str().to_owned(),
         at: now.to_rfc3339(),
     };
-    let mut channels: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
-    if !channels.contains(&Channel::HospitalApi.as_str()) {
-        channels.push(Channel::HospitalApi.as_str());
-    }
+    let channels: Vec<&str> = notice.channels.iter().map(|c| c.as_str()).collect();
     let attributes = BTreeMap::from([
         (
             "channels".to_owned(),
             Value::s(serde_json::to_string(&channels).unwrap_or_default()),
         ),
-        ("event".to_owned(), Value::s(event)),
+        ("event".to_owned(), Value::s(notice.event)),
         ("priority".to_owned(), Value::s(alert.priority.as_str())),
     ]);
-    Item::new(&Key::new(
+    let mut item = Item::new(&Key::new(
         format!("ALERT#{}", alert.alert_id),
         format!("OUTBOX#{event_id}"),
     ))
@@ -82,7 +100,20 @@ pub fn outbox_item(
         "message",
         Value::s(serde_json::to_string(&message).unwrap_or_default()),
     )
-    .with("attributes", Value::M(attributes))
+    .with("attributes", Value::M(attributes));
+    if notice.starts_deadline {
+        let deadline = DeadlineMessage {
+            alert_id: alert.alert_id.clone(),
+            hospital_id: notice.hospital_id.to_owned(),
+            offer: notice.offer,
+            round: notice.round,
+        };
+        item.set(
+            "deadline",
+            Value::s(serde_json::to_string(&deadline).unwrap_or_default()),
+        );
+    }
+    item
 }
 
 /// The item that lets a hospital's staff find an alert routed to them, newest first.
@@ -131,6 +162,22 @@ async fn publish_one<P: Ports>(ports: &P, item: &Item) -> Result<(), String> {
         .publish(topic, message, &attributes)
         .await
         .map_err(|e| e.to_string())?;
+    // The deadline timer starts with the offer; if it cannot be set the item stays, and the
+    // relay publishes again (the workers ignore the copy) and sets it.
+    if let Some(deadline) = item.s("deadline") {
+        let delay = ports
+            .comms()
+            .ack_deadline
+            .min(crate::ports::queue::MAX_DELAY);
+        ports
+            .queue()
+            .send(
+                DEADLINES_QUEUE,
+                OutgoingMessage::new(deadline).delayed(delay),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     // Delivered at least once; a second publish after a crash here is for the consumers'
     // idempotency (they key on alert and event).
     match ports
@@ -150,6 +197,41 @@ pub async fn pending<P: Ports>(ports: &P, limit: u32) -> Result<Vec<Item>, Table
         .query(Query::partition(OUTBOX).on(Index::Gsi2).limit(limit))
         .await?
         .items)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RelayReport {
+    pub found: usize,
+    pub published: usize,
+}
+
+/// The relay: publishes events that have waited in the outbox longer than the normal path
+/// takes (`relay_after`), so an alert stored just before a crash or during a topic outage is
+/// still told. Run every minute on AWS (a schedule), every second by the local gateway.
+pub async fn relay<P: Ports>(ports: &P, limit: u32) -> Result<RelayReport, TableError> {
+    let before = ports.clock().now().minus(ports.comms().relay_after);
+    let items = ports
+        .table()
+        .query(
+            Query::partition(OUTBOX)
+                .on(Index::Gsi2)
+                .sort(SortKey::Lt(before.to_rfc3339()))
+                .limit(limit),
+        )
+        .await?
+        .items;
+    let published = deliver(ports, &items).await;
+    if !items.is_empty() {
+        tracing::info!(
+            found = items.len(),
+            published,
+            "outbox relay published stranded alert events"
+        );
+    }
+    Ok(RelayReport {
+        found: items.len(),
+        published,
+    })
 }
 
 /// The message body of an outbox item, as JSON (for tests and the relay's logs).

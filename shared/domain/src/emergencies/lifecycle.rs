@@ -1,13 +1,10 @@
 //! Reading and changing an alert after its trigger: status, history, location updates,
 //! cancellation, verification of low-trust alerts, and a dispatcher's routing.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::Timestamp;
 use crate::emergencies::alert::{Alert, Location, MatchedHospital, Status};
-use crate::emergencies::handoff::{self, ALERT_CANCELLED};
 use crate::emergencies::trigger::{
     alert_criteria, hand_to_hospital, load_alert, match_hospitals, open_clinical,
 };
@@ -18,12 +15,8 @@ use crate::hospitals::manage;
 use crate::hospitals::ranking::ranked;
 use crate::hospitals::search::Candidate;
 use crate::item::Item;
-use crate::ports::{
-    Condition, Cursor, Index, Ports, Query, SortKey, Table, TableError, TransactOp,
-};
+use crate::ports::{Cursor, Index, Ports, Query, SortKey, Table};
 use crate::roles::Role;
-
-const ATTEMPTS: usize = 5;
 
 fn not_found() -> DomainError {
     DomainError::NotFound("alert".into())
@@ -108,50 +101,14 @@ pub async fn history<P: Ports>(
     })
 }
 
-/// Reads, changes and writes an alert under its version, with the items the change adds
-/// (outbox events, routing records) in the same transaction. Retried when the pipeline or
-/// another caller wrote in between. Returns the alert as written and the outbox items.
+/// Changes an alert the viewer may see (see `store::change`).
 async fn change<P: Ports>(
     ports: &P,
     viewer: &Viewer,
     alert_id: &str,
-    mut apply: impl FnMut(&mut Alert, Timestamp) -> Result<Vec<Item>, DomainError>,
+    apply: impl FnMut(&mut Alert, Timestamp) -> Result<Vec<Item>, DomainError>,
 ) -> Result<(Alert, Option<Envelope>), DomainError> {
-    for _ in 0..ATTEMPTS {
-        let (mut alert, sealed) = visible(ports, viewer, alert_id).await?;
-        let now = ports.clock().now();
-        let version = alert.version;
-        let extra = apply(&mut alert, now)?;
-        alert.version = version + 1;
-        let mut item = alert.to_item();
-        if let Some(s) = &sealed {
-            s.write_to(&mut item, crate::emergencies::alert::CLINICAL);
-        }
-        let outbox: Vec<Item> = extra
-            .iter()
-            .filter(|i| i.s("topic").is_some())
-            .cloned()
-            .collect();
-        let mut ops = vec![TransactOp::Put {
-            item,
-            condition: Some(Condition::version_is(version)),
-        }];
-        ops.extend(extra.into_iter().map(|item| TransactOp::Put {
-            item,
-            condition: None,
-        }));
-        match ports.table().transact_write(ops).await {
-            Ok(()) => {
-                handoff::deliver(ports, &outbox).await;
-                return Ok((alert, sealed));
-            }
-            Err(TableError::TransactionCanceled(_) | TableError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(DomainError::conflict(
-        "the alert is changing fast; read it again",
-    ))
+    crate::emergencies::store::change(ports, alert_id, |a| viewer.can_see(a), apply).await
 }
 
 async fn answer<P: Ports>(
@@ -206,14 +163,6 @@ pub async fn cancel<P: Ports>(
             "a reason has at most 200 characters",
         ));
     }
-    // Hospitals already told stand down over every channel they were told on.
-    let (before, _) = visible(ports, viewer, alert_id).await?;
-    let mut channels = HashMap::new();
-    for h in &before.routed_to {
-        if let Ok(hospital) = manage::load(ports, h).await {
-            channels.insert(h.clone(), hospital.notification_channels());
-        }
-    }
     let changed = change(ports, viewer, alert_id, |alert, now| {
         if !(viewer.is_reporter(alert)
             || viewer.role == Role::Dispatcher && viewer.bypass_jti.is_none())
@@ -221,22 +170,13 @@ pub async fn cancel<P: Ports>(
             return Err(DomainError::Forbidden);
         }
         alert.transition(Status::Cancelled, now, &viewer.user_id, reason)?;
-        let event_id = ports.ids().next_id();
-        Ok(alert
-            .routed_to
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                handoff::outbox_item(
-                    alert,
-                    ALERT_CANCELLED,
-                    h,
-                    channels.get(h).map_or(&[][..], Vec::as_slice),
-                    now,
-                    &format!("{event_id}-{i}"),
-                )
-            })
-            .collect())
+        // Hospitals already told stand down over every channel they were told on.
+        Ok(crate::comms::escalation::stand_down(
+            alert,
+            None,
+            now,
+            &ports.ids().next_id(),
+        ))
     })
     .await?;
     answer(ports, changed).await

@@ -4,6 +4,7 @@ pub mod alert;
 pub mod handoff;
 pub mod lifecycle;
 pub mod priority;
+pub mod store;
 pub mod trigger;
 pub mod view;
 

@@ -13,7 +13,7 @@ use crate::emergencies::alert::{
     Alert, CLINICAL, ClinicalDetails, EmergencyType, Location, MatchedHospital, Priority, Source,
     Status, Transition,
 };
-use crate::emergencies::handoff::{self, ALERT_MATCHED};
+use crate::emergencies::handoff::{self, ALERT_CREATED};
 use crate::emergencies::priority::{Facts, KNOWN_SYMPTOMS, Vitals, prioritise};
 use crate::emergencies::view::{AlertView, view};
 use crate::envelope;
@@ -272,20 +272,14 @@ pub(crate) fn hand_to_hospital(
     alert.hospital = Some(MatchedHospital::from(primary));
     alert.fallbacks = ranked[1..].iter().map(MatchedHospital::from).collect();
     alert.transition(Status::Matched, now, by, None)?;
-    if !alert.routed_to.contains(&primary.hospital_id) {
-        alert.routed_to.push(primary.hospital_id.clone());
-    }
-    Ok(vec![
-        handoff::outbox_item(
-            alert,
-            ALERT_MATCHED,
-            &primary.hospital_id,
-            &primary.channels,
-            now,
-            event_id,
-        ),
-        handoff::routing_item(alert, &primary.hospital_id, now),
-    ])
+    Ok(crate::comms::escalation::offer(
+        alert,
+        MatchedHospital::from(primary),
+        &primary.channels,
+        ALERT_CREATED,
+        now,
+        event_id,
+    ))
 }
 
 pub async fn trigger<P: Ports>(
@@ -499,6 +493,7 @@ async fn new_alert<P: Ports>(
         hospital: None,
         fallbacks: vec![],
         routed_to: vec![],
+        offers: vec![],
         responders: vec![],
         verification_required: false,
         verified_at: None,

@@ -129,6 +129,7 @@ fn kmhfl_hospital(row: KmhflRow) -> Result<Hospital, String> {
         icu_beds_available: 0,
         ed_status: EdStatus::Open,
         channels: vec![],
+        sms_numbers: vec![],
         performance: Performance::default(),
         source: Some(format!("kmhfl:{}", row.code)).filter(|_| !row.code.is_empty()),
         capacity_updated_at: None,

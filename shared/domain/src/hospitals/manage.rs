@@ -42,7 +42,7 @@ impl Actor {
             hospital_id: claims.hospital_id.clone(),
         }
     }
-    fn works_at(&self, hospital_id: &str) -> bool {
+    pub(crate) fn works_at(&self, hospital_id: &str) -> bool {
         self.role.is_hospital_staff() && self.hospital_id.as_deref() == Some(hospital_id)
     }
 }
@@ -172,6 +172,8 @@ pub struct NewHospital {
     pub equipment: Vec<String>,
     #[serde(default)]
     pub channels: Vec<Channel>,
+    #[serde(default)]
+    pub sms_numbers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -206,6 +208,7 @@ pub async fn create<P: Ports>(
         icu_beds_available: 0,
         ed_status: EdStatus::Open,
         channels: input.channels,
+        sms_numbers: input.sms_numbers,
         performance: Performance::default(),
         source: None,
         capacity_updated_at: None,
@@ -236,6 +239,7 @@ pub struct ProfileChanges {
     pub departments: Option<Vec<Department>>,
     pub equipment: Option<Vec<String>>,
     pub channels: Option<Vec<Channel>>,
+    pub sms_numbers: Option<Vec<String>>,
 }
 
 pub async fn update_profile<P: Ports>(
@@ -284,6 +288,7 @@ impl ProfileChanges {
         replace(&mut h.departments, self.departments);
         replace(&mut h.equipment, self.equipment);
         replace(&mut h.channels, self.channels);
+        replace(&mut h.sms_numbers, self.sms_numbers);
     }
 }
 
@@ -438,6 +443,51 @@ async fn write_with_retry<P: Ports>(
     Err(DomainError::conflict(
         "the hospital is being changed by others; try again",
     ))
+}
+
+/// Counts a hospital's answer to an offer: `None` when the deadline passed unanswered,
+/// else the decision and how long the hospital took. Best effort: the alert path never
+/// waits on statistics.
+pub(crate) async fn count_answer<P: Ports>(
+    ports: &P,
+    hospital_id: &str,
+    answer: Option<(crate::comms::Decision, Option<Duration>)>,
+) {
+    let result = write_with_retry(ports, hospital_id, |h| {
+        let p = &mut h.performance;
+        p.offered += 1;
+        if let Some((crate::comms::Decision::Accept, waited)) = answer {
+            p.accepted += 1;
+            if let Some(w) = waited {
+                p.acknowledged += 1;
+                p.ack_seconds_total += w.as_secs();
+            }
+        }
+        Ok(None)
+    })
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(hospital_id, %error, "hospital performance not counted");
+    }
+}
+
+/// Turns a channel on or off for a hospital (a webhook configured, or disabled by a 410).
+pub(crate) async fn set_channel<P: Ports>(
+    ports: &P,
+    hospital_id: &str,
+    channel: Channel,
+    on: bool,
+) -> Result<(), DomainError> {
+    write_with_retry(ports, hospital_id, |h| {
+        h.channels.retain(|c| *c != channel);
+        if on {
+            h.channels.push(channel);
+            h.channels.sort_unstable();
+        }
+        Ok(None)
+    })
+    .await
+    .map(|_| ())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -58,6 +58,9 @@ impl EdStatus {
     }
 }
 
+/// Numbers a hospital may have texted: enough for a desk and its deputies.
+pub const MAX_SMS_NUMBERS: usize = 5;
+
 /// How a hospital is told about an alert; the names are the notification queues'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Channel {
@@ -150,6 +153,9 @@ pub struct Hospital {
     pub ed_status: EdStatus,
     #[serde(default)]
     pub channels: Vec<Channel>,
+    /// Numbers texted when the hospital is told by SMS: its emergency desk, E.164.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sms_numbers: Vec<String>,
     #[serde(default)]
     pub performance: Performance,
     /// Where the record came from, e.g. `kmhfl:13023` for an imported facility.
@@ -240,6 +246,20 @@ impl Hospital {
         if let Some(phone) = &self.phone {
             crate::ports::publisher::validate_phone_number(phone).map_err(|_| {
                 DomainError::invalid("phone", "a phone number must be in E.164 form")
+            })?;
+        }
+        if self.sms_numbers.len() > MAX_SMS_NUMBERS {
+            return Err(DomainError::invalid(
+                "sms_numbers",
+                format!("at most {MAX_SMS_NUMBERS} numbers"),
+            ));
+        }
+        for (i, n) in self.sms_numbers.iter().enumerate() {
+            crate::ports::publisher::validate_phone_number(n).map_err(|_| {
+                DomainError::invalid(
+                    &format!("sms_numbers[{i}]"),
+                    "a phone number must be in E.164 form, like +254712345678",
+                )
             })?;
         }
         validate_beds(&self.beds)?;
@@ -342,6 +362,7 @@ mod tests {
             icu_beds_available: 3,
             ed_status: EdStatus::Open,
             channels: vec![Channel::Sms],
+            sms_numbers: vec![],
             performance: Performance::default(),
             source: None,
             capacity_updated_at: None,
@@ -381,6 +402,12 @@ mod tests {
         assert_eq!(
             h.validate().expect_err("bad").field(),
             Some("beds.icu.available")
+        );
+        let mut h = knh();
+        h.sms_numbers = vec!["+254712345678".into(), "0712345678".into()];
+        assert_eq!(
+            h.validate().expect_err("bad").field(),
+            Some("sms_numbers[1]")
         );
         assert!(knh().validate().is_ok());
     }

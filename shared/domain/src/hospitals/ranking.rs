@@ -30,7 +30,7 @@ const TRAVEL_HALF_MINUTES: f64 = 10.0;
 const MAX_PASSED_OVER: usize = 20;
 
 /// The parts of a score, each in 0..=1 (or the weights, in [`WEIGHTS`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct ScoreParts {
     /// Shorter estimated travel time scores higher.
     pub travel: f64,
@@ -407,6 +407,7 @@ mod tests {
             icu_beds_available: 0,
             ed_status: ed,
             channels: vec![],
+            sms_numbers: vec![],
             performance: Performance::default(),
             source: None,
             capacity_updated_at: None,

@@ -7,6 +7,7 @@ pub mod keyring;
 pub mod publisher;
 pub mod queue;
 pub mod table;
+pub mod webhooks;
 
 pub use cached_keyring::{CachingKeyRing, KeyRingCalls};
 pub use connections::{ConnectionError, Connections};
@@ -17,6 +18,7 @@ pub use table::{
     Comparison, Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp,
     Update,
 };
+pub use webhooks::{WebhookError, WebhookResponse, Webhooks};
 
 use crate::clock::Clock;
 use crate::ids::IdGenerator;
@@ -29,12 +31,16 @@ pub trait Ports: Send + Sync + 'static {
     type Publisher: Publisher;
     type KeyRing: KeyRing;
     type Connections: Connections;
+    type Webhooks: Webhooks;
 
     fn table(&self) -> &Self::Table;
     fn queue(&self) -> &Self::Queue;
     fn publisher(&self) -> &Self::Publisher;
     fn key_ring(&self) -> &Self::KeyRing;
     fn connections(&self) -> &Self::Connections;
+    fn webhooks(&self) -> &Self::Webhooks;
+    /// How the notification pipeline behaves (deadlines, retries, links).
+    fn comms(&self) -> &crate::comms::CommsSettings;
     fn clock(&self) -> &dyn Clock;
     fn ids(&self) -> &dyn IdGenerator;
     /// Signing and verification keys this process has read (see `identity::keys`).

@@ -1,0 +1,2 @@
+//! The `comms-deadline-worker` Lambda function, fed by its SQS queue.
+haven_platform::worker_function!(haven_comms::deadline_worker);
