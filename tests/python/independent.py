@@ -5,6 +5,10 @@
                                                     the JWKS; prints its claims as JSON
   independent.py fhir-bundle <file>                 validates a FHIR Bundle with fhir.resources
                                                     (R4B models); prints the resource types
+  independent.py verify-webhook < delivery.json     verifies a Standard Webhooks signature with
+                                                    the `standardwebhooks` library
+  independent.py hl7 < message                      parses and strictly validates HL7 v2.5 with
+                                                    hl7apy; prints type, encoding, segments
 """
 import json
 import sys
@@ -37,6 +41,31 @@ def main() -> int:
         with open(sys.argv[2], encoding="utf-8") as f:
             bundle = Bundle.model_validate(json.load(f))
         print(" ".join(e.resource.get_resource_type() for e in bundle.entry))
+        return 0
+    if command == "verify-webhook":
+        # stdin: {"secret": "whsec_...", "headers": {...}, "body": "..."}
+        from standardwebhooks.webhooks import Webhook
+
+        delivery = json.load(sys.stdin)
+        payload = Webhook(delivery["secret"]).verify(delivery["body"], delivery["headers"])
+        print(json.dumps({"type": payload["type"], "alert_id": payload["alert_id"]}))
+        return 0
+    if command == "hl7":
+        # stdin: the message; prints the segment names and the message type.
+        from hl7apy.parser import parse_message
+        from hl7apy.consts import VALIDATION_LEVEL
+
+        text = sys.stdin.read()
+        message = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+        message.validate()
+        print(json.dumps({
+            "type": message.msh.msh_9.to_er7(),
+            "version": message.msh.msh_12.to_er7(),
+            "encoding": message.msh.msh_2.to_er7(),
+            "patient": message.pid.pid_5.to_er7(),
+            "segments": [child.name for child in message.children],
+            "allergy": message.al1.al1_3.al1_3_2.value if message.children.get("AL1") else None,
+        }))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -127,6 +127,7 @@ pub fn synthetic(n: usize, seed: u64) -> Vec<Hospital> {
                     _ => EdStatus::Open,
                 },
                 channels: vec![],
+                sms_numbers: vec![],
                 performance: Performance::default(),
                 source: None,
                 capacity_updated_at: None,

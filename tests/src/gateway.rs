@@ -28,8 +28,31 @@ pub struct RunningGateway {
     /// Everything the backend has stored, as raw bytes: the SQLite files, or every DynamoDB
     /// item as the SDK returns it. For checking that no plaintext reached storage.
     pub raw_store: RawStore,
+    /// Where the embedded backend keeps its files (another process may open them).
+    pub data_dir: Option<std::path::PathBuf>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// How a test gateway runs.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Run the queue workers and the outbox relay, as `make dev` does. Off by default, so
+    /// tests can read the queues themselves.
+    pub pipeline: bool,
+    /// Deadlines, retries and links for the pipeline; the defaults when `None`.
+    pub comms: Option<haven_domain::comms::CommsSettings>,
+}
+
+impl Options {
+    /// The pipeline on, with the given settings.
+    pub fn pipeline(comms: haven_domain::comms::CommsSettings) -> Self {
+        Options {
+            pipeline: true,
+            comms: Some(comms),
+        }
+    }
 }
 
 impl RunningGateway {
@@ -40,19 +63,33 @@ impl RunningGateway {
 
 impl Drop for RunningGateway {
     fn drop(&mut self) {
+        for w in &self.workers {
+            w.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
     }
 }
 
-async fn start<P: Ports>(
-    ports: Arc<P>,
+struct Parts {
     sockets: LocalSockets,
+    sms_outbox: Option<haven_embedded::SqlitePublisher>,
     listener: tokio::net::TcpListener,
     dir: Option<tempfile::TempDir>,
     raw_store: RawStore,
-) -> RunningGateway {
+    pipeline: bool,
+}
+
+async fn start<P: Ports>(ports: Arc<P>, parts: Parts) -> RunningGateway {
+    let Parts {
+        sockets,
+        sms_outbox,
+        listener,
+        dir,
+        raw_store,
+        pipeline,
+    } = parts;
     let addr = listener.local_addr().expect("bound");
     haven_local::seed::load_demo(ports.table(), ports.clock().now())
         .await
@@ -95,8 +132,19 @@ async fn start<P: Ports>(
             }
         })
     });
+    let workers = if pipeline {
+        haven_local::workers::spawn_all(
+            &ports,
+            haven_local::workers::Pipeline {
+                pollers_per_queue: 2,
+                schedule_every: std::time::Duration::from_millis(500),
+            },
+        )
+    } else {
+        vec![]
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let gateway = Gateway::new(ports, sockets);
+    let gateway = Gateway::new(ports, sockets, sms_outbox);
     tokio::spawn(async move {
         let _ = gateway
             .serve(listener, async move {
@@ -111,18 +159,35 @@ async fn start<P: Ports>(
         base_url: format!("http://{addr}"),
         ws_url: format!("ws://{addr}"),
         shutdown: Some(tx),
+        workers,
+        data_dir: dir.as_ref().map(|d| d.path().to_path_buf()),
         _dir: dir,
     }
 }
 
 /// A gateway on the embedded backend in a fresh temporary data directory, with demo data.
 pub async fn embedded() -> RunningGateway {
+    embedded_with(Options::default()).await
+}
+
+/// The settings a test asked for, with the listener's address in the links.
+fn comms_for(options: &Options, addr: std::net::SocketAddr) -> haven_domain::comms::CommsSettings {
+    let mut comms = options.comms.clone().unwrap_or_default();
+    comms.public_base_url = format!("http://{addr}");
+    // Test receivers listen on loopback.
+    comms.allow_private_webhooks = true;
+    comms
+}
+
+pub async fn embedded_with(options: Options) -> RunningGateway {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let ports = EmbeddedPorts::in_dir(dir.path().to_path_buf()).expect("embedded ports");
+    let mut ports = EmbeddedPorts::in_dir(dir.path().to_path_buf()).expect("embedded ports");
     let sockets = ports.backend.connections.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
+    ports.comms = comms_for(&options, listener.local_addr().expect("bound"));
+    let sms_outbox = Some(ports.backend.publisher.clone());
     let files = dir.path().to_path_buf();
     let raw_store: RawStore = Box::new(move || {
         let files = files.clone();
@@ -136,11 +201,23 @@ pub async fn embedded() -> RunningGateway {
             bytes
         })
     });
-    start(Arc::new(ports), sockets, listener, Some(dir), raw_store).await
+    let parts = Parts {
+        sockets,
+        sms_outbox,
+        listener,
+        dir: Some(dir),
+        raw_store,
+        pipeline: options.pipeline,
+    };
+    start(Arc::new(ports), parts).await
 }
 
 /// A gateway on the AWS adapters against moto, with a fresh stack of its own.
 pub async fn aws() -> RunningGateway {
+    aws_with(Options::default()).await
+}
+
+pub async fn aws_with(options: Options) -> RunningGateway {
     let sdk = crate::backends::aws_sdk_config().await;
     let prefix = crate::backends::unique("g") + "-";
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -183,13 +260,15 @@ pub async fn aws() -> RunningGateway {
         })
     });
     let backend = haven_aws::AwsBackend::new(&sdk, settings, Arc::new(SystemClock));
-    let ports = AwsPorts::new(backend, Arc::new(SystemClock), Arc::new(RandomIds));
-    start(
-        Arc::new(ports),
-        LocalSockets::default(),
+    let mut ports = AwsPorts::new(backend, Arc::new(SystemClock), Arc::new(RandomIds));
+    ports.comms = comms_for(&options, addr);
+    let parts = Parts {
+        sockets: LocalSockets::default(),
+        sms_outbox: None,
         listener,
-        None,
+        dir: None,
         raw_store,
-    )
-    .await
+        pipeline: options.pipeline,
+    };
+    start(Arc::new(ports), parts).await
 }

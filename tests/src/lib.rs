@@ -6,6 +6,7 @@ pub mod cases;
 pub mod facilities;
 pub mod gateway;
 pub mod http;
+pub mod receiver;
 
 /// Lists every contract case once; `$m!` receives them all. Both backends instantiate the
 /// suite through this one list, so they always run the same cases.
@@ -69,6 +70,30 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     super::$case($crate::gateway::aws().await).await;
+                }
+            )*
+        }
+    };
+}
+
+/// As `on_both_backends!`, for cases that choose their gateway's options: each case is an
+/// `async fn(make)` where `make(options)` starts the gateway.
+#[macro_export]
+macro_rules! on_both_backends_with_pipeline {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::gateway::embedded_with).await;
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::gateway::aws_with).await;
                 }
             )*
         }

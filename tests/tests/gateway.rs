@@ -18,10 +18,7 @@ haven_tests::on_both_backends!(
 );
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
+    haven_tests::http::client()
 }
 
 async fn problem(response: reqwest::Response, status: u16) -> Value {

@@ -25,10 +25,7 @@ haven_tests::on_both_backends!(
 const PASSWORD: &str = "amber falcon river quartz 42";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
+    haven_tests::http::client()
 }
 
 fn python(args: &[&str]) -> String {

@@ -12,8 +12,15 @@ pub struct HttpWebhooks {
     client: reqwest::Client,
 }
 
+/// Makes AWS-LC the process's rustls provider (reqwest's rustls needs one chosen). Safe to
+/// call more than once.
+pub fn install_default_crypto() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 impl HttpWebhooks {
     pub fn new() -> Self {
+        install_default_crypto();
         let mut roots = rustls::RootCertStore::empty();
         let found = rustls_native_certs::load_native_certs();
         let (added, _) = roots.add_parsable_certificates(found.certs);
