@@ -120,7 +120,11 @@ impl Receiver {
                 deliveries.len(),
                 deliveries
                     .iter()
-                    .map(|d| (d.json["type"].clone(), d.json["hospital_id"].clone(), d.answered))
+                    .map(|d| (
+                        d.json["type"].clone(),
+                        d.json["hospital_id"].clone(),
+                        d.answered
+                    ))
                     .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;

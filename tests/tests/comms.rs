@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use haven_domain::comms::CommsSettings;
-use haven_tests::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
+use haven_tests::gateway::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
 use haven_tests::http::{call, login, new_patient, new_staff};
 use haven_tests::receiver::{Delivery, Receiver, Reply};
 use serde_json::{Value, json};
@@ -110,7 +110,8 @@ fn python(args: &[&str], stdin: &str) -> Value {
 fn fhir_types(bundle: &Value) -> String {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut file = tempfile::NamedTempFile::new().expect("temporary file");
-    file.write_all(bundle.to_string().as_bytes()).expect("write");
+    file.write_all(bundle.to_string().as_bytes())
+        .expect("write");
     let out = Command::new(format!("{root}/.venv/bin/python"))
         .arg(format!("{root}/tests/python/independent.py"))
         .arg("fhir-bundle")
@@ -164,7 +165,10 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
     assert_eq!(status, 201);
     let alert = trigger(&gw, &patient, "cardiac", CBD).await;
     let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
-    let hospital = alert["hospital"]["hospital_id"].as_str().expect("hospital").to_owned();
+    let hospital = alert["hospital"]["hospital_id"]
+        .as_str()
+        .expect("hospital")
+        .to_owned();
 
     let deliveries = receiver
         .wait_until(Duration::from_secs(30), "the alert's delivery", |d| {
@@ -188,7 +192,10 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
     let refused = haven_domain::comms::signing::verify(
         &haven_domain::comms::signing::Secret::parse(&secrets[*other]).expect("secret"),
         first.id(),
-        first.header("webhook-timestamp").parse().expect("timestamp"),
+        first
+            .header("webhook-timestamp")
+            .parse()
+            .expect("timestamp"),
         &first.body,
         first.header("webhook-signature"),
         chrono::Utc::now().timestamp(),
@@ -200,7 +207,14 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
     assert_eq!(first.json["location"]["latitude"], CBD.0);
     assert!(first.json["eta_minutes"].as_f64().expect("eta") > 0.0);
     let types = fhir_types(&first.json["fhir"]);
-    for t in ["Patient", "AllergyIntolerance", "Condition", "Encounter", "Location", "ServiceRequest"] {
+    for t in [
+        "Patient",
+        "AllergyIntolerance",
+        "Condition",
+        "Encounter",
+        "Location",
+        "ServiceRequest",
+    ] {
         assert!(types.contains(t), "{t} missing from {types}");
     }
     let hl7 = python(&["hl7"], first.json["hl7v2"].as_str().expect("hl7v2"));
@@ -211,10 +225,24 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
 
     // Who may answer: the hospital's staff; not a patient, not another hospital.
     let ack = json!({"alert_id": alert_id, "decision": "accept"});
-    let (status, _) = call(&gw, "POST", "/api/v1/hospital/comms/ack", Some(&patient), Some(ack.clone())).await;
+    let (status, _) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/ack",
+        Some(&patient),
+        Some(ack.clone()),
+    )
+    .await;
     assert_eq!(status, 403);
     let stranger = new_staff(&gw, "nurse", Some(other)).await;
-    let (status, _) = call(&gw, "POST", "/api/v1/hospital/comms/ack", Some(&stranger), Some(ack.clone())).await;
+    let (status, _) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/ack",
+        Some(&stranger),
+        Some(ack.clone()),
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, problem) = call(
         &gw,
@@ -226,16 +254,33 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
     .await;
     assert_eq!(status, 422, "{problem}");
     let nurse = new_staff(&gw, "nurse", Some(&hospital)).await;
-    let (status, answer) = call(&gw, "POST", "/api/v1/hospital/comms/ack", Some(&nurse), Some(ack.clone())).await;
+    let (status, answer) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/ack",
+        Some(&nurse),
+        Some(ack.clone()),
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], "acknowledged");
-    let (status, again) = call(&gw, "POST", "/api/v1/hospital/comms/ack", Some(&nurse), Some(ack)).await;
+    let (status, again) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/ack",
+        Some(&nurse),
+        Some(ack),
+    )
+    .await;
     assert_eq!(status, 409, "{again}");
     // The link in the packet answers for the same hospital, so it is too late as well.
     let link = first.json["ack_url"].as_str().expect("ack_url");
     let path = link.trim_start_matches(gw.base_url.as_str());
     let (status, shown) = call(&gw, "GET", path, None, None).await;
-    assert_eq!((status, shown["status"].as_str()), (200, Some("acknowledged")));
+    assert_eq!(
+        (status, shown["status"].as_str()),
+        (200, Some("acknowledged"))
+    );
 
     let dispatcher = new_staff(&gw, "dispatcher", None).await;
     let status = comms_status(&gw, &dispatcher, &alert_id).await;
@@ -256,16 +301,29 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
         .iter()
         .find(|a| a["channel"] == "webhook")
         .expect("the webhook attempt");
-    assert_eq!((attempt["outcome"].as_str(), attempt["status_code"].as_u64()), (Some("delivered"), Some(200)));
+    assert_eq!(
+        (attempt["outcome"].as_str(), attempt["status_code"].as_u64()),
+        (Some("delivered"), Some(200))
+    );
     let timeline: Vec<&str> = status["timeline"]
         .as_array()
         .expect("timeline")
         .iter()
         .map(|t| t["status"].as_str().expect("status"))
         .collect();
-    assert_eq!(timeline, ["triggered", "matched", "notified", "acknowledged"]);
+    assert_eq!(
+        timeline,
+        ["triggered", "matched", "notified", "acknowledged"]
+    );
     // A patient does not read the delivery records.
-    let (code, _) = call(&gw, "GET", &format!("/api/v1/hospital/comms/status/{alert_id}"), Some(&patient), None).await;
+    let (code, _) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/hospital/comms/status/{alert_id}"),
+        Some(&patient),
+        None,
+    )
+    .await;
     assert_eq!(code, 403);
     // Still one delivery, one id: nothing was sent twice.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -274,5 +332,409 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
         .map(|d| d.id().to_owned())
         .collect();
     assert_eq!(ids.len(), 1);
-    assert_eq!(of_alert(&receiver.deliveries(), &alert_id, "alert.created").len(), 1);
+    assert_eq!(
+        of_alert(&receiver.deliveries(), &alert_id, "alert.created").len(),
+        1
+    );
+}
+
+/// The backend files of a running embedded gateway, opened again as another process would.
+fn second_process(gw: &RunningGateway, comms: CommsSettings) -> haven_platform::EmbeddedPorts {
+    let dir = gw.data_dir.clone().expect("an embedded gateway");
+    let mut ports = haven_platform::EmbeddedPorts::in_dir(dir).expect("ports");
+    ports.comms = comms;
+    ports.comms.allow_private_webhooks = true;
+    ports
+}
+
+fn gaps(deliveries: &[&Delivery]) -> Vec<Duration> {
+    deliveries
+        .windows(2)
+        .map(|p| p[1].at.duration_since(p[0].at))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_receiver_is_retried_with_growing_gaps_and_gets_the_alert_once() {
+    let gw = gateway::embedded_with(Options::pipeline(settings(Duration::from_secs(60)))).await;
+    let receiver = Receiver::start().await;
+    webhooks_to(&gw, &receiver).await;
+    receiver.script(&[Reply::Status(500), Reply::Status(500), Reply::Status(500)]);
+    let (patient, _) = new_patient(&gw, "Baraka Mwangi").await;
+    let alert = trigger(&gw, &patient, "trauma", CBD).await;
+    let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
+    let deliveries = receiver
+        .wait_until(Duration::from_secs(30), "a 2xx after three 500s", |d| {
+            of_alert(d, &alert_id, "alert.created")
+                .iter()
+                .any(|d| d.answered == 200)
+        })
+        .await;
+    let tries = of_alert(&deliveries, &alert_id, "alert.created");
+    assert_eq!(
+        tries.iter().map(|d| d.answered).collect::<Vec<_>>(),
+        [500, 500, 500, 200]
+    );
+    assert!(
+        tries.iter().all(|d| d.id() == tries[0].id()),
+        "every attempt carries the same webhook-id"
+    );
+    let g = gaps(&tries);
+    // Equal-jitter windows of 0.4, 0.8 and 1.6 s: each wait at least about the last one.
+    let slack = Duration::from_millis(120);
+    assert!(
+        g[1] + slack >= g[0] && g[2] + slack >= g[1] && g[2] > g[0],
+        "gaps {g:?}"
+    );
+    assert!(g[0] >= Duration::from_millis(150), "gaps {g:?}");
+    let dispatcher = new_staff(&gw, "dispatcher", None).await;
+    let status = comms_status(&gw, &dispatcher, &alert_id).await;
+    let outcomes: Vec<&str> = status["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .filter(|a| a["channel"] == "webhook")
+        .map(|a| a["outcome"].as_str().expect("outcome"))
+        .collect();
+    assert_eq!(outcomes, ["http_500", "http_500", "http_500", "delivered"]);
+    let retried = status["attempts"][0]["next_retry_at"].as_str().is_some()
+        || status["attempts"]
+            .as_array()
+            .expect("attempts")
+            .iter()
+            .any(|a| a["outcome"] == "http_500" && a["next_retry_at"].is_string());
+    assert!(retried, "failed attempts name their next retry: {status}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        of_alert(&receiver.accepted(), &alert_id, "alert.created").len(),
+        1,
+        "delivered once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_hospital_is_escalated_to_the_next_hospital_and_to_sms() {
+    let gw = gateway::embedded_with(Options::pipeline(settings(Duration::from_secs(2)))).await;
+    let healthy = Receiver::start().await;
+    webhooks_to(&gw, &healthy).await;
+    let (patient, _) = new_patient(&gw, "Chebet Kiprop").await;
+    // Find the hospital this alert goes to first, then take its receiver down.
+    let dispatcher = new_staff(&gw, "dispatcher", None).await;
+    let (status, ranked) = call(
+        &gw,
+        "GET",
+        &format!(
+            "/api/v1/hospitals/nearby?lat={}&lng={}&specialty=respiratory&limit=1",
+            CBD.0, CBD.1
+        ),
+        Some(&patient),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{ranked}");
+    let down = Receiver::start().await;
+    down.answer_by_default(Reply::Status(503));
+    let admin = admin(&gw).await;
+    let mut first = String::new();
+    // The first hospital (whichever the alert picks) must be the broken one: give every
+    // Nairobi hospital the broken receiver and a desk number, then mend all but the first.
+    for h in NAIROBI {
+        let (s, b) = call(
+            &gw,
+            "PUT",
+            &format!("/api/v1/hospitals/{h}/webhook"),
+            Some(&admin),
+            Some(json!({"url": down.url})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = call(
+            &gw,
+            "PUT",
+            &format!("/api/v1/hospitals/{h}"),
+            Some(&admin),
+            Some(json!({"channels": ["webhook", "sms"], "sms_numbers": ["+254700000111"]})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let alert = trigger(&gw, &patient, "respiratory", CBD).await;
+    let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
+    first.push_str(alert["hospital"]["hospital_id"].as_str().expect("hospital"));
+    for h in NAIROBI.iter().filter(|h| **h != first) {
+        let (s, _) = call(
+            &gw,
+            "PUT",
+            &format!("/api/v1/hospitals/{h}/webhook"),
+            Some(&admin),
+            Some(json!({"url": healthy.url})),
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    // The deadline passes: the next hospital is offered the alert...
+    let deliveries = healthy
+        .wait_until(Duration::from_secs(30), "the escalated offer", |d| {
+            !of_alert(d, &alert_id, "alert.escalated").is_empty()
+        })
+        .await;
+    let escalated = of_alert(&deliveries, &alert_id, "alert.escalated");
+    let second = escalated[0].json["hospital_id"]
+        .as_str()
+        .expect("hospital")
+        .to_owned();
+    assert_ne!(second, first);
+    assert!(
+        !down.deliveries().is_empty(),
+        "the first hospital was tried"
+    );
+    // ...and the silent one is texted, with a link to answer.
+    let text = wait_for_text(&gw, &admin, &alert_id).await;
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/hospital/comms/ack/"))
+        .expect("a link in the text");
+    assert!(text.chars().count() <= 160, "{text}");
+    let status = comms_status(&gw, &dispatcher, &alert_id).await;
+    assert_eq!(status["offers"][0]["hospital_id"], first.as_str());
+    assert!(status["offers"][0]["expired_at"].is_string(), "{status}");
+    assert_eq!(
+        status["offers"][0]["channels"],
+        json!(["webhook", "hospital-api", "sms"])
+    );
+    assert_eq!(status["offers"][1]["hospital_id"], second.as_str());
+    // The first hospital answers late, by the link in its SMS: it gets the patient, and the
+    // second is told to stand down.
+    let path = link.trim_start_matches(gw.base_url.as_str());
+    let (s, answer) = call(&gw, "POST", path, None, Some(json!({"decision": "accept"}))).await;
+    assert_eq!(s, 200, "{answer}");
+    assert_eq!(answer["hospital_id"], first.as_str());
+    assert_eq!(answer["status"], "acknowledged");
+    healthy
+        .wait_until(Duration::from_secs(15), "the stand-down", |d| {
+            of_alert(d, &alert_id, "alert.cancelled")
+                .iter()
+                .any(|c| c.json["hospital_id"] == second.as_str())
+        })
+        .await;
+    let (s, _) = call(&gw, "POST", path, None, Some(json!({"decision": "accept"}))).await;
+    assert_eq!(s, 409);
+    let (s, _) = call(
+        &gw,
+        "GET",
+        "/api/v1/hospital/comms/ack/AAAAAAAAAAAAAAAAAAAAAA",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+}
+
+/// The first text with an answer link (each test gateway has its own outbox).
+async fn wait_for_text(gw: &RunningGateway, admin: &str, alert_id: &str) -> String {
+    for _ in 0..200 {
+        let (s, outbox) = call(gw, "GET", "/local/sms-outbox", Some(admin), None).await;
+        assert_eq!(s, 200, "{outbox}");
+        if let Some(m) = outbox["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .find(|m| m["text"].as_str().is_some_and(|t| t.contains("Answer:")))
+        {
+            return m["text"].as_str().expect("text").to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no SMS for alert {alert_id}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_stored_just_before_a_crash_is_published_by_the_relay_once() {
+    let mut comms = settings(Duration::from_secs(60));
+    comms.relay_after = Duration::from_millis(500);
+    let gw = gateway::embedded_with(Options::pipeline(comms.clone())).await;
+    let receiver = Receiver::start().await;
+    webhooks_to(&gw, &receiver).await;
+    let (_, patient_id) = new_patient(&gw, "Dalmas Ouma").await;
+    // Another process stores the alert and dies before publishing: its topic is down.
+    let crashed = haven_platform::faults::PublisherDown(second_process(&gw, comms));
+    let reporter = haven_domain::emergencies::trigger::Reporter {
+        user_id: patient_id,
+        bypass: None,
+    };
+    let request = haven_domain::emergencies::trigger::TriggerRequest {
+        latitude: CBD.0,
+        longitude: CBD.1,
+        accuracy_m: Some(10.0),
+        emergency_type: "burn".into(),
+        note: None,
+        symptoms: vec![],
+        vitals: None,
+    };
+    let stored = haven_domain::emergencies::trigger::trigger(&crashed, &reporter, request, None)
+        .await
+        .expect("stored although it could not be published");
+    let alert_id = stored.alert.alert_id.clone();
+    let deliveries = receiver
+        .wait_until(Duration::from_secs(20), "the relayed alert", |d| {
+            !of_alert(d, &alert_id, "alert.created").is_empty()
+        })
+        .await;
+    assert_eq!(of_alert(&deliveries, &alert_id, "alert.created").len(), 1);
+    // The relay runs on; nothing is sent again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        of_alert(&receiver.deliveries(), &alert_id, "alert.created").len(),
+        1
+    );
+    let ports = second_process(&gw, settings(Duration::from_secs(60)));
+    assert!(
+        haven_domain::emergencies::handoff::pending(&ports, 10)
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
+}
+
+/// One batch from `queue`, handed to the webhook worker in a task the test can kill.
+async fn receive_batch(
+    ports: &haven_platform::EmbeddedPorts,
+    queue: &str,
+    visibility: Duration,
+) -> aws_lambda_events::sqs::SqsEvent {
+    use haven_domain::ports::{Queue, ReceiveOptions};
+    let messages = ports
+        .backend
+        .queue
+        .receive(
+            queue,
+            ReceiveOptions {
+                max_messages: 10,
+                wait: Duration::from_secs(2),
+                visibility: Some(visibility),
+            },
+        )
+        .await
+        .expect("receive");
+    serde_json::from_value(haven_local::events::sqs_event(queue, &messages)).expect("event")
+}
+
+fn invocation(
+    event: aws_lambda_events::sqs::SqsEvent,
+) -> lambda_runtime::LambdaEvent<aws_lambda_events::sqs::SqsEvent> {
+    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_batch_delivers_once_under_one_id() {
+    let gw = gateway::embedded().await;
+    let receiver = Receiver::start().await;
+    webhooks_to(&gw, &receiver).await;
+    let (patient, _) = new_patient(&gw, "Esther Njeri").await;
+    let mut alerts = Vec::new();
+    for (i, kind) in ["cardiac", "trauma", "burn"].iter().enumerate() {
+        let at = (CBD.0 + 0.01 * i as f64, CBD.1);
+        let alert = trigger(&gw, &patient, kind, at).await;
+        alerts.push(alert["alert_id"].as_str().expect("id").to_owned());
+    }
+    let mut comms = settings(Duration::from_secs(60));
+    comms.attempt_timeout = Duration::from_secs(2);
+    let ports = std::sync::Arc::new(second_process(&gw, comms));
+    // The second delivery hangs; the worker is killed while it waits.
+    receiver.script(&[Reply::Status(200), Reply::Hang(Duration::from_secs(3))]);
+    let event = receive_batch(&ports, "webhook", Duration::from_secs(1)).await;
+    assert_eq!(event.records.len(), 3);
+    let worker_ports = ports.clone();
+    let worker = tokio::spawn(async move {
+        haven_comms::webhook_worker(worker_ports.as_ref(), invocation(event)).await
+    });
+    receiver
+        .wait_until(Duration::from_secs(10), "two requests in flight", |d| {
+            d.len() >= 2
+        })
+        .await;
+    worker.abort();
+    let _ = worker.await;
+    // The event source comes back to the batch after its visibility timeout.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let outcome = haven_local::workers::poll_once(
+            &ports,
+            "webhook",
+            10,
+            Duration::from_secs(1),
+            |p, e| Box::pin(async move { haven_comms::webhook_worker(p.as_ref(), e).await }),
+        )
+        .await
+        .expect("poll");
+        let done = alerts
+            .iter()
+            .all(|a| of_alert(&receiver.accepted(), a, "alert.created").len() >= 1);
+        if done && outcome.received == 0 {
+            break;
+        }
+    }
+    let deliveries = receiver.deliveries();
+    for a in &alerts {
+        let tries = of_alert(&deliveries, a, "alert.created");
+        assert!(!tries.is_empty(), "alert {a} was delivered");
+        let ids: BTreeSet<&str> = tries.iter().map(|d| d.id()).collect();
+        assert_eq!(ids.len(), 1, "alert {a}: one webhook-id for every attempt");
+    }
+    // The first request of the killed batch had been answered and recorded: not sent again.
+    let sent_twice = alerts
+        .iter()
+        .filter(|a| of_alert(&deliveries, a, "alert.created").len() > 1)
+        .count();
+    assert!(sent_twice <= 2, "only what was in flight is sent again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_parked_and_the_rest_of_the_batch_is_delivered() {
+    use haven_domain::ports::{OutgoingMessage, Queue, ReceiveOptions};
+    let gw = gateway::embedded().await;
+    let receiver = Receiver::start().await;
+    webhooks_to(&gw, &receiver).await;
+    let (patient, _) = new_patient(&gw, "Faith Akinyi").await;
+    let alert = trigger(&gw, &patient, "trauma", CBD).await;
+    let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
+    let ports = std::sync::Arc::new(second_process(&gw, settings(Duration::from_secs(60))));
+    for poison in ["{\"event\": 42", "not json at all"] {
+        ports
+            .backend
+            .queue
+            .send("webhook", OutgoingMessage::new(poison))
+            .await
+            .expect("send");
+    }
+    let outcome =
+        haven_local::workers::poll_once(&ports, "webhook", 10, Duration::from_secs(1), |p, e| {
+            Box::pin(async move { haven_comms::webhook_worker(p.as_ref(), e).await })
+        })
+        .await
+        .expect("poll");
+    assert_eq!(
+        (outcome.received, outcome.deleted, outcome.failed),
+        (3, 3, 0)
+    );
+    assert_eq!(
+        of_alert(&receiver.accepted(), &alert_id, "alert.created").len(),
+        1
+    );
+    let parked = ports
+        .backend
+        .queue
+        .receive("webhook-dlq", ReceiveOptions::default())
+        .await
+        .expect("dlq");
+    let bodies: BTreeSet<&str> = parked.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        BTreeSet::from(["{\"event\": 42", "not json at all"])
+    );
+    assert!(parked.iter().all(|m| {
+        m.attributes
+            .get("haven_reason")
+            .is_some_and(|r| r.contains("not an alert event"))
+    }));
 }
