@@ -738,3 +738,11 @@ async fn a_poison_message_is_parked_and_the_rest_of_the_batch_is_delivered() {
             .is_some_and(|r| r.contains("not an alert event"))
     }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_alerts_is_delivered_exactly_once() {
+    let report = haven_tests::burst::run(120, 8, Duration::from_secs(120)).await;
+    assert_eq!(report.alerts, 120);
+    assert_eq!(report.missing, 0, "every alert is delivered");
+    assert_eq!(report.duplicated, 0, "no alert arrives twice");
+}
