@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
+use crate::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, Options};
 use crate::http::{call, login, new_patient};
 use crate::receiver::Receiver;
 
