@@ -170,7 +170,7 @@ async fn a_patient_alert_in_nairobi_is_matched_moved_and_cancelled_once(gw: Runn
     // The pipeline got one event naming the alert and the hospital, and nothing clinical.
     let sent = events(&gw).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0]["event"], "alert.matched");
+    assert_eq!(sent[0]["event"], "alert.created");
     assert_eq!(sent[0]["alert_id"], id.as_str());
     assert_eq!(sent[0]["hospital_id"], hospital["hospital_id"]);
     assert!(!sent[0].to_string().contains("bus stop"));

@@ -279,7 +279,7 @@ async fn a_stored_alert_keeps_its_event_when_publishing_fails() {
     assert_eq!(pending.len(), 1);
     let event = handoff::message_of(&pending[0]).expect("event");
     assert_eq!(event["alert_id"], alert.alert.alert_id.as_str());
-    assert_eq!(event["event"], "alert.matched");
+    assert_eq!(event["event"], "alert.created");
     assert_eq!(
         ports
             .queue()
