@@ -161,7 +161,7 @@ impl DeliveryKey {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// Go ahead: this is attempt `record.attempts`.
-    Go(DeliveryRecord),
+    Go(Box<DeliveryRecord>),
     /// Delivered, given up or skipped already: nothing to do.
     Done,
     /// Another worker holds it; look again after this long.
@@ -222,7 +222,7 @@ pub async fn claim<P: Ports>(
             .put(to_item(key, &record), Some(condition))
             .await
         {
-            Ok(()) => return Ok(Claim::Go(record)),
+            Ok(()) => return Ok(Claim::Go(Box::new(record))),
             Err(TableError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -275,9 +275,10 @@ pub async fn finish<P: Ports>(
 
 /// Records a delivery that was not needed, so the status shows why nothing was sent.
 pub async fn skip<P: Ports>(ports: &P, key: &DeliveryKey, why: &str) -> Result<(), DomainError> {
-    let Claim::Go(mut record) = claim(ports, key, Duration::from_secs(5)).await? else {
+    let Claim::Go(record) = claim(ports, key, Duration::from_secs(5)).await? else {
         return Ok(());
     };
+    let mut record = *record;
     record.state = DeliveryState::Skipped;
     let attempt = AttemptRecord {
         hospital_id: key.hospital_id.clone(),

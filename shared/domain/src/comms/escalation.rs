@@ -245,7 +245,7 @@ pub async fn on_deadline<P: Ports>(
     match result {
         Ok((alert, _)) => {
             if first_expiry {
-                manage::count_answer(ports, &msg.hospital_id, None).await;
+                manage::count_answer(ports, &msg.hospital_id, None, false).await;
             }
             Ok(DeadlineOutcome::Escalated {
                 status: alert.status,
@@ -339,6 +339,7 @@ pub async fn answer<P: Ports>(
     let channels = fallback_channels(ports, &before).await;
     let by = responder.name();
     let mut offered_at = None;
+    let mut expired = false;
     let (alert, _) = store::change(
         ports,
         alert_id,
@@ -370,6 +371,7 @@ pub async fn answer<P: Ports>(
                 });
             }
             offered_at = Timestamp::parse_rfc3339(&offer.offered_at);
+            expired = offer.expired_at.is_some();
             offer.answer = Some(Answer {
                 decision,
                 at: now.to_rfc3339(),
@@ -417,7 +419,7 @@ pub async fn answer<P: Ports>(
     .await?;
     let now = ports.clock().now();
     let waited = offered_at.map(|t| now.since(t));
-    manage::count_answer(ports, &hospital_id, Some((decision, waited))).await;
+    manage::count_answer(ports, &hospital_id, Some((decision, waited)), expired).await;
     Ok(AnswerView {
         alert_id: alert.alert_id.clone(),
         hospital_id,

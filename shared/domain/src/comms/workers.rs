@@ -123,7 +123,7 @@ async fn deliver<P: Ports>(ports: &P, body: &str, channel: Channel) -> Verdict {
         return done_or_retry(delivery::skip(ports, &key, &why).await, settings.retry_base);
     }
     let record = match delivery::claim(ports, &key, settings.lease()).await {
-        Ok(Claim::Go(r)) => r,
+        Ok(Claim::Go(r)) => *r,
         Ok(Claim::Done) => return Verdict::Done,
         Ok(Claim::Busy(wait)) => return Verdict::RetryIn(wait),
         Err(e) => {

@@ -446,16 +446,19 @@ async fn write_with_retry<P: Ports>(
 }
 
 /// Counts a hospital's answer to an offer: `None` when the deadline passed unanswered,
-/// else the decision and how long the hospital took. Best effort: the alert path never
-/// waits on statistics.
+/// else the decision and how long the hospital took. An answer after the deadline does not
+/// count the offer again. Best effort: the alert path never waits on statistics.
 pub(crate) async fn count_answer<P: Ports>(
     ports: &P,
     hospital_id: &str,
     answer: Option<(crate::comms::Decision, Option<Duration>)>,
+    offer_counted: bool,
 ) {
     let result = write_with_retry(ports, hospital_id, |h| {
         let p = &mut h.performance;
-        p.offered += 1;
+        if !offer_counted {
+            p.offered += 1;
+        }
         if let Some((crate::comms::Decision::Accept, waited)) = answer {
             p.accepted += 1;
             if let Some(w) = waited {
