@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, Options};
+use crate::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
 use crate::http::{call, login, new_patient};
 use crate::receiver::Receiver;
 
@@ -23,8 +23,8 @@ pub struct BurstReport {
     pub missing: usize,
 }
 
-/// Nairobi's demo hospitals, where the burst's alerts go.
-const NAIROBI: [&str; 8] = [
+/// Nairobi's demo hospitals: an alert in the city may be offered to any of them.
+pub const NAIROBI: [&str; 8] = [
     "demo-knh",
     "demo-akuh-nairobi",
     "demo-nairobi-hospital",
@@ -47,17 +47,7 @@ pub async fn run(n: usize, concurrency: usize, limit: Duration) -> BurstReport {
     let gw = Arc::new(crate::gateway::embedded_with(Options::pipeline(comms)).await);
     let receiver = Receiver::start().await;
     let admin = login(&gw, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    for h in NAIROBI {
-        let (s, b) = call(
-            &gw,
-            "PUT",
-            &format!("/api/v1/hospitals/{h}/webhook"),
-            Some(&admin),
-            Some(json!({"url": receiver.url})),
-        )
-        .await;
-        assert_eq!(s, 200, "{b}");
-    }
+    webhooks_to(&gw, &admin, &receiver.url, &["fhir"]).await;
     // Many people, each tapping in turn: one person's simultaneous alerts are serialised
     // on purpose (they join), so a burst is a crowd.
     let mut patients = Vec::new();
@@ -147,6 +137,31 @@ pub async fn run(n: usize, concurrency: usize, limit: Duration) -> BurstReport {
         duplicated,
         missing,
     }
+}
+
+/// Points every Nairobi hospital's webhook at `url`; returns each one's signing secret.
+pub async fn webhooks_to(
+    gw: &RunningGateway,
+    admin: &str,
+    url: &str,
+    formats: &[&str],
+) -> BTreeMap<String, String> {
+    let mut secrets = BTreeMap::new();
+    for h in NAIROBI {
+        let (status, body) = call(
+            gw,
+            "PUT",
+            &format!("/api/v1/hospitals/{h}/webhook"),
+            Some(admin),
+            Some(json!({"url": url, "formats": formats})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let secret = body["secret"].as_str().expect("secret");
+        assert!(secret.starts_with("whsec_"));
+        secrets.insert(h.to_owned(), secret.to_owned());
+    }
+    secrets
 }
 
 /// Prints `n`, mean, p50 and p99 of the samples on one line.

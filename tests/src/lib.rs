@@ -7,6 +7,7 @@ pub mod cases;
 pub mod facilities;
 pub mod gateway;
 pub mod http;
+pub mod independent;
 pub mod receiver;
 
 /// Lists every contract case once; `$m!` receives them all. Both backends instantiate the

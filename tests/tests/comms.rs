@@ -4,8 +4,6 @@
 //! messages.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use haven_domain::comms::CommsSettings;
@@ -14,17 +12,7 @@ use haven_tests::http::{call, login, new_patient, new_staff};
 use haven_tests::receiver::{Delivery, Receiver, Reply};
 use serde_json::{Value, json};
 
-/// The demo hospitals in Nairobi: every one an alert in the city may be offered to.
-const NAIROBI: [&str; 8] = [
-    "demo-knh",
-    "demo-akuh-nairobi",
-    "demo-nairobi-hospital",
-    "demo-mp-shah",
-    "demo-mama-lucy",
-    "demo-mbagathi",
-    "demo-gertrudes",
-    "demo-pumwani",
-];
+use haven_tests::burst::NAIROBI;
 const CBD: (f64, f64) = (-1.2864, 36.8172);
 
 /// Short retries so failures play out in seconds; the deadline as given.
@@ -43,23 +31,7 @@ async fn admin(gw: &RunningGateway) -> String {
 
 /// Points every Nairobi hospital's webhook at `receiver`; returns each one's secret.
 async fn webhooks_to(gw: &RunningGateway, receiver: &Receiver) -> BTreeMap<String, String> {
-    let token = admin(gw).await;
-    let mut secrets = BTreeMap::new();
-    for h in NAIROBI {
-        let (status, body) = call(
-            gw,
-            "PUT",
-            &format!("/api/v1/hospitals/{h}/webhook"),
-            Some(&token),
-            Some(json!({"url": receiver.url, "formats": ["fhir", "hl7v2"]})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        let secret = body["secret"].as_str().expect("secret");
-        assert!(secret.starts_with("whsec_"));
-        secrets.insert(h.to_owned(), secret.to_owned());
-    }
-    secrets
+    haven_tests::burst::webhooks_to(gw, &admin(gw).await, &receiver.url, &["fhir", "hl7v2"]).await
 }
 
 async fn trigger(gw: &RunningGateway, token: &str, kind: &str, at: (f64, f64)) -> Value {
@@ -83,47 +55,11 @@ fn of_alert<'a>(deliveries: &'a [Delivery], alert_id: &str, kind: &str) -> Vec<&
 }
 
 fn python(args: &[&str], stdin: &str) -> Value {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut child = Command::new(format!("{root}/.venv/bin/python"))
-        .arg(format!("{root}/tests/python/independent.py"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the project's .venv (run `make test`, or scripts/venv.sh)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("python");
-    assert!(
-        out.status.success(),
-        "independent.py {args:?} refused: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json from python")
+    serde_json::from_str(&haven_tests::independent::run(args, stdin)).expect("json from python")
 }
 
 fn fhir_types(bundle: &Value) -> String {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut file = tempfile::NamedTempFile::new().expect("temporary file");
-    file.write_all(bundle.to_string().as_bytes())
-        .expect("write");
-    let out = Command::new(format!("{root}/.venv/bin/python"))
-        .arg(format!("{root}/tests/python/independent.py"))
-        .arg("fhir-bundle")
-        .arg(file.path())
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "fhir.resources refused the Bundle: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    haven_tests::independent::fhir_bundle(bundle)
 }
 
 async fn comms_status(gw: &RunningGateway, token: &str, alert_id: &str) -> Value {

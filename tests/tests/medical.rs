@@ -3,7 +3,6 @@
 //! the treating hospital gets, every attempt audited.
 
 use std::io::Write;
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use haven_tests::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway};
@@ -115,25 +114,7 @@ fn profile(marker: &str) -> Value {
 }
 
 fn python_validates_fhir(bundle: &Value) -> String {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut file = tempfile::NamedTempFile::new().expect("temporary file");
-    file.write_all(bundle.to_string().as_bytes())
-        .expect("write");
-    let out = Command::new(format!("{root}/.venv/bin/python"))
-        .arg(format!("{root}/tests/python/independent.py"))
-        .arg("fhir-bundle")
-        .arg(file.path())
-        .output()
-        .expect("the project's .venv (run `make test`, or scripts/venv.sh)");
-    assert!(
-        out.status.success(),
-        "fhir.resources refused the Bundle: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
+    haven_tests::independent::fhir_bundle(bundle)
 }
 
 async fn profiles_never_reach_storage_or_logs_in_clear(gw: RunningGateway) {

@@ -115,37 +115,17 @@ pub struct DeadlineMessage {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::emergencies::alert::{
-        Alert, EmergencyType, Location, Priority, Source, Status, Transition,
-    };
+    use crate::emergencies::alert::{Alert, EmergencyType, Location, Priority, Status};
 
+    /// A matched critical cardiac alert in central Nairobi.
     pub(crate) fn alert() -> Alert {
         Alert {
             alert_id: "0193f0c1-0000-7000-8000-000000000001".into(),
-            patient_id: "p1".into(),
-            source: Source::App,
-            bypass_jti: None,
             status: Status::Matched,
             priority: Priority::Critical,
             emergency_type: EmergencyType::Cardiac,
             location: Location::new(-1.29, 36.82, Some(10.0)).expect("valid"),
-            location_updated_at: "2026-11-23T10:00:00.000Z".into(),
-            hospital: None,
-            fallbacks: vec![],
-            routed_to: vec![],
-            offers: vec![],
-            responders: vec![],
-            verification_required: false,
-            verified_at: None,
-            review_required: false,
-            timeline: vec![Transition {
-                status: Status::Triggered,
-                at: "2026-11-23T10:00:00.000Z".into(),
-                by: None,
-                note: None,
-            }],
-            created_at: "2026-11-23T10:00:00.000Z".into(),
-            version: 1,
+            ..crate::emergencies::alert::tests::sample()
         }
     }
 

@@ -388,7 +388,7 @@ impl Alert {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -475,7 +475,7 @@ mod tests {
         );
     }
 
-    fn sample() -> Alert {
+    pub(crate) fn sample() -> Alert {
         Alert {
             alert_id: "a1".into(),
             patient_id: "p1".into(),
