@@ -7,7 +7,7 @@
 //! geohash search with a full scan of the same facilities (time, items read, agreement).
 //! Asserts nothing about speed; figures go to docs/benchmarks.md.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use haven_domain::emergencies::trigger::{self, Reporter, TriggerRequest};
 use haven_domain::geo::Coordinates;
@@ -19,18 +19,7 @@ use haven_domain::ports::{Ports, Queue};
 use haven_platform::EmbeddedPorts;
 use haven_tests::facilities;
 
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
-    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
-    println!(
-        "{name:<52} n={:<5} mean={:>10.3?} p50={:>10.3?} p99={:>10.3?}",
-        samples.len(),
-        mean,
-        pct(0.5),
-        pct(0.99)
-    );
-}
+use haven_tests::bench::report;
 
 fn main() {
     let queries: usize = std::env::var("HAVEN_BENCH_QUERIES")

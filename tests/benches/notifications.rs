@@ -34,7 +34,7 @@ fn main() {
         report.elapsed,
         report.alerts as f64 / report.elapsed.as_secs_f64()
     );
-    haven_tests::burst::report("trigger -> webhook receipt", report.latencies.clone());
+    haven_tests::bench::report("trigger -> webhook receipt", report.latencies.clone());
     println!(
         "missing: {}  delivered more than once: {}",
         report.missing, report.duplicated

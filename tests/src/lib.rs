@@ -2,6 +2,7 @@
 //! AWS on moto's server) and a running local gateway for end-to-end tests.
 
 pub mod backends;
+pub mod bench;
 pub mod burst;
 pub mod cases;
 pub mod facilities;
