@@ -49,7 +49,8 @@ pub struct Receiver {
     /// The URL to configure as a hospital's webhook.
     pub url: String,
     inner: Arc<Mutex<Inner>>,
-    shutdown: Arc<tokio::sync::Notify>,
+    /// Dropped with the last handle: the server then shuts down.
+    _stop: Arc<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Receiver {
@@ -66,17 +67,18 @@ impl Receiver {
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
             .with_state(inner.clone());
-        let shutdown = Arc::new(tokio::sync::Notify::new());
-        let stop = shutdown.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.notified().await })
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
                 .await;
         });
         Receiver {
             url: format!("http://{addr}/hook"),
             inner,
-            shutdown,
+            _stop: Arc::new(stop),
         }
     }
 
@@ -133,14 +135,6 @@ impl Receiver {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        if Arc::strong_count(&self.shutdown) <= 2 {
-            self.shutdown.notify_waiters();
-        }
     }
 }
 

@@ -76,7 +76,8 @@ async fn comms_status(gw: &RunningGateway, token: &str, alert_id: &str) -> Value
 }
 
 haven_tests::on_both_backends_with_pipeline!(
-    an_alert_reaches_its_hospital_signed_once_and_is_acknowledged
+    an_alert_reaches_its_hospital_signed_once_and_is_acknowledged,
+    a_dispatcher_sends_again_and_moves_an_alert_on,
 );
 
 async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
@@ -681,4 +682,161 @@ async fn a_burst_of_alerts_is_delivered_exactly_once() {
     assert_eq!(report.alerts, 120);
     assert_eq!(report.missing, 0, "every alert is delivered");
     assert_eq!(report.duplicated, 0, "no alert arrives twice");
+}
+
+fn verifies(secret: &str, d: &Delivery) -> bool {
+    haven_domain::comms::signing::verify(
+        &haven_domain::comms::signing::Secret::parse(secret).expect("secret"),
+        d.id(),
+        d.header("webhook-timestamp").parse().expect("timestamp"),
+        &d.body,
+        d.header("webhook-signature"),
+        chrono::Utc::now().timestamp(),
+    )
+    .is_ok()
+}
+
+async fn a_dispatcher_sends_again_and_moves_an_alert_on(
+    make: impl AsyncFnOnce(Options) -> RunningGateway,
+) {
+    let gw = make(Options::pipeline(settings(Duration::from_secs(60)))).await;
+    let receiver = Receiver::start().await;
+    let secrets = webhooks_to(&gw, &receiver).await;
+    let (patient, _) = new_patient(&gw, "Grace Wambui").await;
+    let alert = trigger(&gw, &patient, "trauma", CBD).await;
+    let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
+    let first = alert["hospital"]["hospital_id"]
+        .as_str()
+        .expect("hospital")
+        .to_owned();
+    receiver
+        .wait_until(Duration::from_secs(30), "the first delivery", |d| {
+            !of_alert(d, &alert_id, "alert.created").is_empty()
+        })
+        .await;
+    // The hospital rotates its secret; the old one keeps signing alongside the new.
+    let admin = admin(&gw).await;
+    let (s, rotated) = call(
+        &gw,
+        "POST",
+        &format!("/api/v1/hospitals/{first}/webhook/rotate"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{rotated}");
+    let new_secret = rotated["secret"].as_str().expect("secret").to_owned();
+    assert_ne!(new_secret, secrets[&first]);
+
+    let dispatcher = new_staff(&gw, "dispatcher", None).await;
+    let nurse = new_staff(&gw, "nurse", Some(&first)).await;
+    let again = json!({"alert_id": alert_id, "reason": "the desk says nothing arrived"});
+    // Who may, and what is refused.
+    let (s, _) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/alert",
+        Some(&nurse),
+        Some(again.clone()),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, p) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/alert",
+        Some(&dispatcher),
+        Some(json!({"alert_id": alert_id, "bogus": 1})),
+    )
+    .await;
+    assert_eq!(s, 422, "{p}");
+    let (s, p) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/fallback",
+        Some(&dispatcher),
+        Some(json!({"alert_id": alert_id, "reason": "x".repeat(201)})),
+    )
+    .await;
+    assert_eq!((s, p["field"].as_str()), (422, Some("reason")), "{p}");
+    let (s, _) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/fallback",
+        Some(&dispatcher),
+        Some(json!({"alert_id": "0193f0c1-0000-7000-8000-00000000dead"})),
+    )
+    .await;
+    assert_eq!(s, 404);
+
+    // Sent again: a new delivery with a new id, signed with both secrets.
+    let (s, status) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/alert",
+        Some(&dispatcher),
+        Some(again),
+    )
+    .await;
+    assert_eq!(s, 200, "{status}");
+    let deliveries = receiver
+        .wait_until(Duration::from_secs(30), "the second sending", |d| {
+            of_alert(d, &alert_id, "alert.created").len() >= 2
+        })
+        .await;
+    let created = of_alert(&deliveries, &alert_id, "alert.created");
+    assert_ne!(created[0].id(), created[1].id());
+    assert_eq!(created[1].header("webhook-signature").split(' ').count(), 2);
+    assert!(verifies(&new_secret, created[1]) && verifies(&secrets[&first], created[1]));
+    assert!(
+        !verifies(&new_secret, created[0]),
+        "the first delivery predates the new secret"
+    );
+
+    // Moved on: the next hospital is asked at once.
+    let (s, status) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/fallback",
+        Some(&dispatcher),
+        Some(json!({"alert_id": alert_id, "reason": "phone lines down"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{status}");
+    assert_eq!(status["status"], "escalated");
+    let second = status["hospital_id"]
+        .as_str()
+        .expect("next hospital")
+        .to_owned();
+    assert_ne!(second, first);
+    receiver
+        .wait_until(Duration::from_secs(30), "the escalated offer", |d| {
+            of_alert(d, &alert_id, "alert.escalated")
+                .iter()
+                .any(|e| e.json["hospital_id"] == second.as_str())
+        })
+        .await;
+    let accepting = new_staff(&gw, "doctor", Some(&second)).await;
+    let (s, answer) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/ack",
+        Some(&accepting),
+        Some(json!({"alert_id": alert_id, "decision": "accept"})),
+    )
+    .await;
+    assert_eq!(
+        (s, answer["status"].as_str()),
+        (200, Some("acknowledged")),
+        "{answer}"
+    );
+    let (s, p) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/fallback",
+        Some(&dispatcher),
+        Some(json!({"alert_id": alert_id})),
+    )
+    .await;
+    assert_eq!(s, 409, "{p}");
 }

@@ -19,7 +19,7 @@ haven_tests::on_both_backends!(
     hospitals_search_capacity_and_dispatcher_routing,
 );
 
-const PASSWORD: &str = "amber falcon river quartz 42";
+use haven_tests::http::PASSWORD;
 /// Nairobi's central business district.
 const CBD: (f64, f64) = (-1.2864, 36.8172);
 
@@ -80,15 +80,7 @@ async fn admin(gw: &RunningGateway) -> String {
 
 /// A staff account made by the system admin, signed in.
 async fn staff(gw: &RunningGateway, role: &str, hospital: Option<&str>) -> String {
-    let email = unique_email(role);
-    let mut body =
-        json!({"email": email, "password": PASSWORD, "full_name": "Staff Member", "role": role});
-    if let Some(h) = hospital {
-        body["hospital_id"] = json!(h);
-    }
-    let (status, created) = post(gw, "/api/v1/users", &admin(gw).await, body).await;
-    assert_eq!(status, 201, "{created}");
-    login(gw, &email, PASSWORD).await
+    haven_tests::http::new_staff(gw, role, hospital).await
 }
 
 fn alert_body(lat: f64, lng: f64, kind: &str) -> Value {

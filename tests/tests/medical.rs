@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use haven_tests::gateway::{ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway};
+use haven_tests::gateway::RunningGateway;
 use haven_tests::http::{client, login, unique, unique_email};
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ haven_tests::on_both_backends!(
     break_glass_is_for_the_treating_hospital_and_audited,
 );
 
-const PASSWORD: &str = "amber falcon river quartz 42";
+use haven_tests::http::PASSWORD;
 
 /// Every log line of this test process, captured from the first test on.
 fn logs() -> Arc<Mutex<Vec<u8>>> {
@@ -85,19 +85,7 @@ async fn patient(gw: &RunningGateway) -> String {
 }
 
 async fn staff(gw: &RunningGateway, role: &str, hospital: &str) -> String {
-    let admin = login(gw, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let email = unique_email(role);
-    let (status, _, created) = call(
-        gw,
-        "POST",
-        "/api/v1/users",
-        &admin,
-        Some(json!({"email": email, "password": PASSWORD, "full_name": "Staff Member", "role": role, "hospital_id": hospital})),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    login(gw, &email, PASSWORD).await
+    haven_tests::http::new_staff(gw, role, Some(hospital)).await
 }
 
 /// A profile whose every free-text field carries `marker`.
