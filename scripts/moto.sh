@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+# The recorder (tests read the `@connections` posts from it) writes under target/.
+MOTO_RECORDER_FILEPATH=target/moto_recording .venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
 pid=$!
 url="http://127.0.0.1:$port"
 for _ in $(seq 1 100); do

@@ -164,9 +164,17 @@ async fn next_json(
 }
 
 async fn socket_messages_route_by_action(gw: RunningGateway) {
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{}/ws", gw.ws_url))
-        .await
-        .expect("connect");
+    // No token, no socket.
+    assert!(
+        tokio_tungstenite::connect_async(format!("{}/ws", gw.ws_url))
+            .await
+            .is_err()
+    );
+    let (token, _) = haven_tests::http::new_patient(&gw, "Socket Tester").await;
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws?token={token}", gw.ws_url))
+            .await
+            .expect("connect");
     socket
         .send(Message::Text(
             r#"{"action":"teleport","alert_id":"a1"}"#.into(),
@@ -186,6 +194,6 @@ async fn socket_messages_route_by_action(gw: RunningGateway) {
         .await
         .expect("send");
     let reply = next_json(&mut socket).await;
-    assert_eq!(reply["code"], "unknown-action");
+    assert_eq!(reply["code"], "bad-json");
     socket.close(None).await.expect("close");
 }

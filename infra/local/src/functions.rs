@@ -99,6 +99,18 @@ pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
         "comms-alert" => http!("comms-alert", haven_comms::send_again),
         "comms-fallback" => http!("comms-fallback", haven_comms::fallback),
         "comms-status" => http!("comms-status", haven_comms::status),
+        "ambulances-create" => http!("ambulances-create", haven_dispatch::create),
+        "ambulances-list" => http!("ambulances-list", haven_dispatch::list),
+        "ambulances-get" => http!("ambulances-get", haven_dispatch::get),
+        "ambulances-assign" => http!("ambulances-assign", haven_dispatch::assign),
+        "ambulances-position" => http!("ambulances-position", haven_dispatch::position),
+        "ambulances-status" => http!("ambulances-status", haven_dispatch::status),
+        "ambulances-propose" => http!("ambulances-propose", haven_dispatch::propose),
+        "tracking-eta" => http!("tracking-eta", haven_tracking::eta),
+        "tracking-route-optimize" => {
+            http!("tracking-route-optimize", haven_tracking::route_optimize)
+        }
+        "tracking-track" => http!("tracking-track", haven_tracking::track),
         _ => return None,
     };
     Some(f)
@@ -109,6 +121,9 @@ pub fn socket_function<P: Ports>(function: &str) -> Option<SocketFunction<P>> {
         "ws-connect" => socket!(haven_tracking::ws_connect),
         "ws-disconnect" => socket!(haven_tracking::ws_disconnect),
         "ws-default" => socket!(haven_tracking::ws_default),
+        "ws-subscribe" => socket!(haven_tracking::ws_subscribe),
+        "ws-unsubscribe" => socket!(haven_tracking::ws_unsubscribe),
+        "ws-location" => socket!(haven_tracking::ws_location),
         _ => return None,
     };
     Some(f)

@@ -16,8 +16,10 @@ use lambda_runtime::{Context, LambdaEvent};
 use crate::events::{SocketEventKind, socket_event};
 use crate::{Gateway, functions, new_request_id};
 
-/// API Gateway's limit on one WebSocket frame.
-pub const MAX_FRAME_BYTES: usize = 128 * 1024;
+/// API Gateway's limit on one WebSocket message; a larger one gets an error on its socket.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// What the gateway reads at all: a client sending more is cut off (only that client).
+const HARD_LIMIT_BYTES: usize = 1024 * 1024;
 
 fn new_connection_id() -> String {
     use base64::Engine;
@@ -33,34 +35,65 @@ fn route_function(route_key: &str) -> Option<&'static str> {
         .map(|r| r.function)
 }
 
-/// Calls the function of `route_key` with a socket event; its status decides a handshake.
+/// Calls the function of `route_key` with a socket event; its status (and the subprotocol it
+/// chose) decide a handshake.
 async fn invoke<P: Ports>(
     gw: &Arc<Gateway<P>>,
     route_key: &str,
     event: serde_json::Value,
-) -> Option<i64> {
+) -> Option<(i64, Option<String>)> {
     let function = route_function(route_key)?;
     let handler = functions::socket_function::<P>(function)?;
     let payload = match serde_json::from_value(event) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "socket event conversion");
-            return Some(500);
+            return Some((500, None));
         }
     };
     let mut context = Context::default();
     context.request_id = new_request_id();
     match handler(gw.ports.clone(), LambdaEvent::new(payload, context)).await {
-        Ok(r) => Some(r.status_code),
+        Ok(r) => {
+            let protocol = r
+                .headers
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            Some((r.status_code, protocol))
+        }
         Err(e) => {
             tracing::error!(function, error = %e, "socket function failed");
-            Some(500)
+            Some((500, None))
         }
+    }
+}
+
+/// `/ws/emergency/{alert_id}/tracking` watches that alert from the start: the same as
+/// `?alert_id=` on API Gateway's `$connect`.
+fn with_alert_from_path(path: &str, query: String) -> String {
+    let alert = path
+        .strip_prefix("/ws/emergency/")
+        .and_then(|rest| rest.strip_suffix("/tracking"))
+        .filter(|id| !id.is_empty() && !id.contains('/'));
+    match alert {
+        Some(id) => {
+            let pair: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("alert_id", id)
+                .finish();
+            if query.is_empty() {
+                pair
+            } else {
+                format!("{query}&{pair}")
+            }
+        }
+        None => query,
     }
 }
 
 pub async fn upgrade<P: Ports>(
     State(gw): State<Arc<Gateway<P>>>,
+    uri: http::Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
@@ -79,7 +112,7 @@ pub async fn upgrade<P: Ports>(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1")
         .to_owned();
-    let query = query.unwrap_or_default();
+    let query = with_alert_from_path(uri.path(), query.unwrap_or_default());
     let event = socket_event(
         SocketEventKind::Connect {
             headers: &headers,
@@ -91,13 +124,18 @@ pub async fn upgrade<P: Ports>(
         &host,
     );
     // API Gateway refuses the handshake unless `$connect` answers 2xx.
-    let status = invoke(&gw, "$connect", event).await.unwrap_or(200);
+    let (status, protocol) = invoke(&gw, "$connect", event).await.unwrap_or((200, None));
     if !(200..300).contains(&status) {
         let code = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::FORBIDDEN);
         return (code, "connection refused").into_response();
     }
     let outbound = gw.sockets.register(&connection_id);
-    ws.max_message_size(MAX_FRAME_BYTES)
+    let ws = match protocol {
+        // The subprotocol `$connect` chose, as API Gateway echoes it.
+        Some(p) => ws.protocols([p]),
+        None => ws,
+    };
+    ws.max_message_size(HARD_LIMIT_BYTES)
         .on_upgrade(move |socket| run(gw, socket, connection_id, connected_at, host, outbound))
 }
 
@@ -129,6 +167,15 @@ async fn run<P: Ports>(
             Message::Close(_) => break,
             _ => continue,
         };
+        if text.len() > MAX_MESSAGE_BYTES {
+            // API Gateway would refuse it too; the client hears why and stays connected.
+            let error = haven_domain::tracking::Outgoing::error(
+                "too-large",
+                format!("messages are at most {MAX_MESSAGE_BYTES} bytes"),
+            );
+            let _ = gw.sockets.post(&connection_id, &error.to_bytes()).await;
+            continue;
+        }
         // Route selection expression `$request.body.action`, falling back to `$default`.
         let action = serde_json::from_str::<serde_json::Value>(&text)
             .ok()

@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod clock;
 pub mod comms;
+pub mod dispatch;
 pub mod emergencies;
 pub mod envelope;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod item;
 pub mod medical;
 pub mod ports;
 pub mod roles;
+pub mod tracking;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::DomainError;

@@ -42,6 +42,17 @@ pub const ALERT_LISTERS: &[Role] = &[
 ];
 /// The staff who report a hospital's capacity (scoped to their own hospital).
 pub const CAPACITY_REPORTERS: &[Role] = HOSPITAL_STAFF;
+/// Those who register units: dispatch, and a hospital's admin for its own fleet.
+pub const FLEET_MANAGERS: &[Role] = &[Role::Dispatcher, Role::HospitalAdmin, Role::SystemAdmin];
+/// Those who see units (crews see their own).
+pub const FLEET_READERS: &[Role] = &[
+    Role::Dispatcher,
+    Role::HospitalAdmin,
+    Role::SystemAdmin,
+    Role::Responder,
+];
+/// Those who report where a unit is and what it is doing: its crew, and dispatchers.
+pub const UNIT_REPORTERS: &[Role] = &[Role::Responder, Role::Dispatcher];
 /// A hospital's clinical and administrative staff (scoped to their own hospital).
 pub const HOSPITAL_STAFF: &[Role] = &[Role::Nurse, Role::Doctor, Role::HospitalAdmin];
 
@@ -410,6 +421,76 @@ pub const CATALOGUE: &[HttpRoute] = &[
         "Every offer, delivery and attempt of an alert",
     ),
     route(
+        "POST",
+        "/api/v1/ambulances",
+        "ambulances-create",
+        Access::Roles(FLEET_MANAGERS),
+        "Register an ambulance: call sign, base, capabilities, crew",
+    ),
+    route(
+        "GET",
+        "/api/v1/ambulances",
+        "ambulances-list",
+        Access::Roles(FLEET_READERS),
+        "The units the caller may see, by status",
+    ),
+    route(
+        "GET",
+        "/api/v1/ambulances/{ambulance_id}",
+        "ambulances-get",
+        Access::Roles(FLEET_READERS),
+        "One unit: status, crew, last position",
+    ),
+    route(
+        "POST",
+        "/api/v1/ambulances/{ambulance_id}/assign",
+        "ambulances-assign",
+        Access::Roles(&[Role::Dispatcher]),
+        "Send a unit to an alert",
+    ),
+    route(
+        "POST",
+        "/api/v1/ambulances/{ambulance_id}/position",
+        "ambulances-position",
+        Access::Roles(UNIT_REPORTERS),
+        "A unit's position (geofences move its alert)",
+    ),
+    route(
+        "POST",
+        "/api/v1/ambulances/{ambulance_id}/status",
+        "ambulances-status",
+        Access::Roles(UNIT_REPORTERS),
+        "Move a unit through its lifecycle",
+    ),
+    route(
+        "GET",
+        "/api/v1/emergency/{alert_id}/ambulances",
+        "ambulances-propose",
+        Access::Roles(&[Role::Dispatcher]),
+        "The nearest suitable available units for an alert",
+    ),
+    route(
+        "GET",
+        "/api/v1/eta/{alert_id}",
+        "tracking-eta",
+        Access::RolesOrBypass(ALERT_VIEWERS),
+        "Time left: unit to patient to hospital, leg by leg",
+    ),
+    route(
+        "POST",
+        "/api/v1/route/optimize",
+        "tracking-route-optimize",
+        Access::Roles(&[Role::Dispatcher]),
+        "The unit and hospital soonest to definitive care",
+    ),
+    route(
+        "GET",
+        "/api/v1/emergency/{alert_id}/track",
+        "tracking-track",
+        Access::RolesOrBypass(ALERT_VIEWERS),
+        "An alert's positions, patient's and unit's",
+    ),
+    route(
         "GET",
         "/.well-known/jwks.json",
         "jwks",
@@ -443,6 +524,18 @@ pub const SOCKET_ROUTES: &[SocketRoute] = &[
     SocketRoute {
         route_key: "$default",
         function: "ws-default",
+    },
+    SocketRoute {
+        route_key: "subscribe",
+        function: "ws-subscribe",
+    },
+    SocketRoute {
+        route_key: "unsubscribe",
+        function: "ws-unsubscribe",
+    },
+    SocketRoute {
+        route_key: "location",
+        function: "ws-location",
     },
 ];
 

@@ -41,6 +41,7 @@ impl<P: Ports> Ports for PublisherDown<P> {
     type KeyRing = P::KeyRing;
     type Connections = P::Connections;
     type Webhooks = P::Webhooks;
+    type Routing = P::Routing;
 
     fn table(&self) -> &Self::Table {
         self.0.table()
@@ -59,6 +60,9 @@ impl<P: Ports> Ports for PublisherDown<P> {
     }
     fn webhooks(&self) -> &Self::Webhooks {
         self.0.webhooks()
+    }
+    fn routing(&self) -> &Self::Routing {
+        self.0.routing()
     }
     fn comms(&self) -> &CommsSettings {
         self.0.comms()

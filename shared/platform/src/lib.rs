@@ -15,6 +15,9 @@ use haven_embedded::EmbeddedBackend;
 use haven_webhooks::HttpWebhooks;
 
 pub mod faults;
+mod roads;
+
+pub use roads::RoadRouting;
 
 pub use haven_edge;
 pub use lambda_http;
@@ -62,6 +65,8 @@ pub struct EmbeddedPorts {
     /// The backend's key ring behind a short-lived cache of unwrapped data keys.
     pub key_ring: CachingKeyRing<haven_embedded::FileKeyRing>,
     pub webhooks: HttpWebhooks,
+    /// The estimator, or a routing engine when `HAVEN_ROUTING_URL` names one.
+    pub routing: RoadRouting,
     /// Deadlines, retries and links; tests shorten them before sharing the ports.
     pub comms: CommsSettings,
     clock: Arc<dyn Clock>,
@@ -84,6 +89,7 @@ impl EmbeddedPorts {
         Ok(EmbeddedPorts {
             key_ring: CachingKeyRing::from_env(backend.key_ring.clone()),
             webhooks: HttpWebhooks::new(),
+            routing: RoadRouting::from_env(),
             comms,
             backend,
             clock,
@@ -107,6 +113,7 @@ impl Ports for EmbeddedPorts {
     type KeyRing = CachingKeyRing<haven_embedded::FileKeyRing>;
     type Connections = haven_embedded::LocalSockets;
     type Webhooks = HttpWebhooks;
+    type Routing = RoadRouting;
 
     fn table(&self) -> &Self::Table {
         &self.backend.table
@@ -125,6 +132,9 @@ impl Ports for EmbeddedPorts {
     }
     fn webhooks(&self) -> &Self::Webhooks {
         &self.webhooks
+    }
+    fn routing(&self) -> &Self::Routing {
+        &self.routing
     }
     fn comms(&self) -> &CommsSettings {
         &self.comms
@@ -149,6 +159,7 @@ pub struct AwsPorts {
     /// KMS behind a short-lived cache of unwrapped data keys.
     pub key_ring: CachingKeyRing<haven_aws::KmsKeyRing>,
     pub webhooks: HttpWebhooks,
+    pub routing: RoadRouting,
     pub comms: CommsSettings,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -160,6 +171,7 @@ impl AwsPorts {
         AwsPorts {
             key_ring: CachingKeyRing::from_env(backend.key_ring.clone()),
             webhooks: HttpWebhooks::new(),
+            routing: RoadRouting::from_env(),
             comms: CommsSettings::from_env(),
             backend,
             clock,
@@ -185,6 +197,7 @@ impl Ports for AwsPorts {
     type KeyRing = CachingKeyRing<haven_aws::KmsKeyRing>;
     type Connections = haven_aws::ApiGatewayConnections;
     type Webhooks = HttpWebhooks;
+    type Routing = RoadRouting;
 
     fn table(&self) -> &Self::Table {
         &self.backend.table
@@ -203,6 +216,9 @@ impl Ports for AwsPorts {
     }
     fn webhooks(&self) -> &Self::Webhooks {
         &self.webhooks
+    }
+    fn routing(&self) -> &Self::Routing {
+        &self.routing
     }
     fn comms(&self) -> &CommsSettings {
         &self.comms

@@ -397,6 +397,8 @@ pub async fn answer<P: Ports>(
                     alert.hospital = Some(hospital.clone());
                     let note = format!("accepted by {}", hospital.name);
                     alert.transition(Status::Acknowledged, now, &by, Some(&note))?;
+                    // A unit may have been sent while the hospitals were being asked.
+                    alert.catch_up_with_dispatch(now, "system");
                     Ok(stand_down(alert, Some(&hospital_id), now, &event_id))
                 }
                 Decision::Decline => {

@@ -21,8 +21,12 @@ pub enum Status {
     Matched,
     Notified,
     Acknowledged,
+    /// A unit is on its way.
     EnRoute,
+    /// The unit is with the patient (the patient geofence, or the crew says so).
     Arrived,
+    /// The unit has brought the patient to the hospital (the hospital geofence).
+    AtHospital,
     Closed,
     Cancelled,
     /// The matched hospital did not answer or refused, or none was in reach: a dispatcher
@@ -40,6 +44,7 @@ impl Status {
             Status::Acknowledged => "acknowledged",
             Status::EnRoute => "en_route",
             Status::Arrived => "arrived",
+            Status::AtHospital => "at_hospital",
             Status::Closed => "closed",
             Status::Cancelled => "cancelled",
             Status::Escalated => "escalated",
@@ -68,7 +73,8 @@ impl Status {
                 )
                 | (Acknowledged, EnRoute | Escalated | Cancelled)
                 | (EnRoute, Arrived | Cancelled)
-                | (Arrived, Closed)
+                | (Arrived, AtHospital | Closed)
+                | (AtHospital, Closed)
         )
     }
 }
@@ -273,9 +279,12 @@ pub struct Alert {
     /// Each hospital it was offered to, in order, with its answer (see `comms`).
     #[serde(default)]
     pub offers: Vec<crate::comms::Offer>,
-    /// Ambulance crew assigned to it (tracking).
+    /// Ambulance crew assigned to it (dispatch): they may see and track it.
     #[serde(default)]
     pub responders: Vec<String>,
+    /// The unit sent to it, and when it reached the patient and the hospital.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<Dispatch>,
     #[serde(default)]
     pub verification_required: bool,
     #[serde(default)]
@@ -286,6 +295,33 @@ pub struct Alert {
     pub timeline: Vec<Transition>,
     pub created_at: String,
     pub version: i64,
+}
+
+/// The ambulance sent to an alert. The times are when things happened (a geofence or the
+/// crew), which the alert's own status may catch up with later: a unit can be on its way
+/// before a hospital has accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    pub ambulance_id: String,
+    pub call_sign: String,
+    pub assigned_at: String,
+    pub assigned_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_scene_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_scene_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hospital_at: Option<String>,
+    /// The unit was stood down or freed before the end (reassigned, cancelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<String>,
+}
+
+impl Dispatch {
+    /// Still working this alert.
+    pub fn is_active(&self) -> bool {
+        self.released_at.is_none()
+    }
 }
 
 /// Clinical details of an alert, sealed under the patient's and the alert's ids.
@@ -326,6 +362,35 @@ impl Alert {
             self.status,
             Status::Matched | Status::Notified | Status::Escalated
         )
+    }
+
+    /// Brings the status up to what the dispatch says once the alert may follow it: after a
+    /// hospital accepts, a unit already sent makes it `en_route`, one already with the
+    /// patient `arrived`, one at the hospital `at_hospital`.
+    pub fn catch_up_with_dispatch(&mut self, now: Timestamp, by: &str) {
+        let Some(d) = self.dispatch.clone().filter(Dispatch::is_active) else {
+            return;
+        };
+        let steps = [
+            (Status::EnRoute, true, "unit on its way"),
+            (
+                Status::Arrived,
+                d.on_scene_at.is_some(),
+                "unit with the patient",
+            ),
+            (
+                Status::AtHospital,
+                d.at_hospital_at.is_some(),
+                "unit at the hospital",
+            ),
+        ];
+        for (status, happened, note) in steps {
+            if happened && self.status.can_become(status) {
+                let note = format!("{note} ({})", d.call_sign);
+                // Legal by the check above.
+                let _ = self.transition(status, now, by, Some(&note));
+            }
+        }
     }
 
     pub fn key(alert_id: &str) -> Key {
@@ -491,6 +556,7 @@ pub(crate) mod tests {
             routed_to: vec![],
             offers: vec![],
             responders: vec![],
+            dispatch: None,
             verification_required: false,
             verified_at: None,
             review_required: false,

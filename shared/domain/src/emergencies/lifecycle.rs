@@ -119,31 +119,16 @@ async fn answer<P: Ports>(
     Ok(view(&alert, &details))
 }
 
-/// `PUT /emergency/{alert_id}/location`: the person's device reports where they are now.
+/// `PUT /emergency/{alert_id}/location`: the person's device reports where they are now
+/// (recorded on the track and pushed to watchers, as over the socket).
 pub async fn update_location<P: Ports>(
     ports: &P,
     viewer: &Viewer,
     alert_id: &str,
     location: Location,
 ) -> Result<AlertView, DomainError> {
-    let changed = change(ports, viewer, alert_id, |alert, now| {
-        if !viewer.is_reporter(alert) {
-            return Err(DomainError::Forbidden);
-        }
-        if !alert.status.is_open() || alert.status == Status::Arrived {
-            return Err(DomainError::Conflict {
-                message: format!(
-                    "an alert that is {} takes no more locations",
-                    alert.status.as_str()
-                ),
-                current: Some(alert.status.as_str().into()),
-            });
-        }
-        alert.location = location;
-        alert.location_updated_at = now.to_rfc3339();
-        Ok(vec![])
-    })
-    .await?;
+    let changed =
+        crate::tracking::positions::report_patient(ports, viewer, alert_id, location).await?;
     answer(ports, changed).await
 }
 

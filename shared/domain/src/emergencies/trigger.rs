@@ -33,7 +33,7 @@ pub const MATCH_RADIUS_KM: f64 = 100.0;
 /// Alternatives kept for escalation, in order.
 pub const FALLBACKS: usize = 4;
 /// Hospitals at or above this level are the ones an alert search wants to know about.
-const PREFERRED_LEVEL: u8 = 4;
+pub(crate) const PREFERRED_LEVEL: u8 = 4;
 const IDEMPOTENCY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const NOTE_MAX_CHARS: usize = 500;
 const SYMPTOMS_MAX: usize = 20;
@@ -495,6 +495,7 @@ async fn new_alert<P: Ports>(
         routed_to: vec![],
         offers: vec![],
         responders: vec![],
+        dispatch: None,
         verification_required: false,
         verified_at: None,
         review_required: false,

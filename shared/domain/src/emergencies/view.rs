@@ -81,6 +81,9 @@ pub struct AlertView {
     pub location_updated_at: String,
     pub hospital: Option<MatchedHospital>,
     pub fallbacks: Vec<MatchedHospital>,
+    /// The ambulance sent, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<crate::emergencies::alert::Dispatch>,
     pub verification_required: bool,
     pub review_required: bool,
     pub clinical: Clinical,
@@ -100,6 +103,7 @@ pub fn view(alert: &Alert, details: &ClinicalDetails) -> AlertView {
         location_updated_at: alert.location_updated_at.clone(),
         hospital: alert.hospital.clone(),
         fallbacks: alert.fallbacks.clone(),
+        dispatch: alert.dispatch.clone(),
         verification_required: alert.verification_required && alert.verified_at.is_none(),
         review_required: alert.review_required,
         clinical: Clinical {

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod keyring;
 pub mod publisher;
 pub mod queue;
+pub mod routing;
 pub mod table;
 pub mod webhooks;
 
@@ -14,6 +15,7 @@ pub use connections::{ConnectionError, Connections};
 pub use keyring::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKey};
 pub use publisher::{PublishError, Publisher};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, QueueError, ReceiveOptions, ReceivedMessage};
+pub use routing::{Basis, Route, RouteRequest, Routing, RoutingError};
 pub use table::{
     Comparison, Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp,
     Update,
@@ -32,6 +34,7 @@ pub trait Ports: Send + Sync + 'static {
     type KeyRing: KeyRing;
     type Connections: Connections;
     type Webhooks: Webhooks;
+    type Routing: Routing;
 
     fn table(&self) -> &Self::Table;
     fn queue(&self) -> &Self::Queue;
@@ -39,6 +42,8 @@ pub trait Ports: Send + Sync + 'static {
     fn key_ring(&self) -> &Self::KeyRing;
     fn connections(&self) -> &Self::Connections;
     fn webhooks(&self) -> &Self::Webhooks;
+    /// Road distance and time (the estimator, or a routing engine).
+    fn routing(&self) -> &Self::Routing;
     /// How the notification pipeline behaves (deadlines, retries, links).
     fn comms(&self) -> &crate::comms::CommsSettings;
     fn clock(&self) -> &dyn Clock;

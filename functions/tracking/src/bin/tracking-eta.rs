@@ -1,0 +1,2 @@
+//! The `tracking-eta` Lambda function.
+haven_platform::http_function!(haven_tracking::eta);

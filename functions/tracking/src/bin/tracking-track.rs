@@ -1,0 +1,2 @@
+//! The `tracking-track` Lambda function.
+haven_platform::http_function!(haven_tracking::track);

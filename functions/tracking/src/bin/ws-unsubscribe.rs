@@ -1,0 +1,2 @@
+//! The `ws-unsubscribe` Lambda function (WebSocket API route).
+haven_platform::socket_function!(haven_tracking::ws_unsubscribe);

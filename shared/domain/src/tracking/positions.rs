@@ -1,0 +1,385 @@
+//! Position reports: an ambulance's (its crew's device, or a dispatcher) and the patient's.
+//! Each is recorded, added to the alert's track, checked against the arrival geofences, and
+//! pushed to everyone watching the alert with a fresh ETA.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+use crate::dispatch::ambulance::{self, Ambulance, Fix, UnitStatus, change_unit};
+use crate::dispatch::fleet::{AmbulanceView, move_unit, view};
+use crate::emergencies::alert::{Alert, Location, MAX_ACCURACY_M, Status};
+use crate::emergencies::view::Viewer;
+use crate::envelope::Envelope;
+use crate::error::DomainError;
+use crate::geo::Coordinates;
+use crate::ports::{Ports, RouteRequest};
+use crate::roles::Role;
+use crate::tracking::{LocationMessage, Outgoing, Source, road, track, watchers};
+
+/// A unit this close to the patient is with them (plus the patient fix's own uncertainty, up
+/// to `MAX_FENCE_SLACK_M`).
+pub const PATIENT_FENCE_M: f64 = 150.0;
+const MAX_FENCE_SLACK_M: f64 = 100.0;
+/// A unit on scene that is this far away has left with the patient.
+pub const LEAVE_SCENE_M: f64 = 400.0;
+/// A unit this close to the destination hospital has arrived there (a campus is large).
+pub const HOSPITAL_FENCE_M: f64 = 300.0;
+/// The fastest an ambulance reports (km/h); more is a broken device.
+const MAX_SPEED_KMH: f64 = 300.0;
+
+/// `{latitude, longitude, speed_kmh?, heading?, accuracy_m?}`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionReport {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default)]
+    pub speed_kmh: Option<f64>,
+    #[serde(default)]
+    pub heading: Option<f64>,
+    #[serde(default)]
+    pub accuracy_m: Option<f64>,
+}
+
+impl PositionReport {
+    pub fn validate(&self) -> Result<Coordinates, DomainError> {
+        let at = Coordinates::new(self.latitude, self.longitude)?;
+        if let Some(v) = self.speed_kmh
+            && !(v.is_finite() && (0.0..=MAX_SPEED_KMH).contains(&v))
+        {
+            return Err(DomainError::invalid(
+                "speed_kmh",
+                format!("speed_kmh is 0 to {MAX_SPEED_KMH}"),
+            ));
+        }
+        if let Some(h) = self.heading
+            && !(h.is_finite() && (0.0..360.0).contains(&h))
+        {
+            return Err(DomainError::invalid(
+                "heading",
+                "heading is degrees from north, 0 to less than 360",
+            ));
+        }
+        if let Some(a) = self.accuracy_m
+            && !(a.is_finite() && (0.0..=MAX_ACCURACY_M).contains(&a))
+        {
+            return Err(DomainError::invalid(
+                "accuracy_m",
+                format!("accuracy_m is 0 to {MAX_ACCURACY_M} metres"),
+            ));
+        }
+        Ok(at)
+    }
+
+    fn fix(&self, now: Timestamp) -> Fix {
+        Fix {
+            latitude: self.latitude,
+            longitude: self.longitude,
+            at: now.to_rfc3339(),
+            speed_kmh: self.speed_kmh,
+            heading: self.heading,
+            accuracy_m: self.accuracy_m,
+        }
+    }
+}
+
+fn metres(a: Coordinates, b: Coordinates) -> f64 {
+    a.distance_km(b) * 1000.0
+}
+
+/// The fence around the patient: wider when their own fix is vague.
+pub fn patient_fence_m(alert: &Alert) -> f64 {
+    PATIENT_FENCE_M
+        + alert
+            .location
+            .accuracy_m
+            .unwrap_or(0.0)
+            .min(MAX_FENCE_SLACK_M)
+}
+
+fn hospital_of(alert: &Alert) -> Option<Coordinates> {
+    alert.hospital.as_ref().map(|h| Coordinates {
+        latitude: h.latitude,
+        longitude: h.longitude,
+    })
+}
+
+/// Where the unit's position puts it in its lifecycle: at the patient, away with them, at
+/// the hospital. Moves the alert with it (see `fleet::move_unit`).
+fn geofence(
+    unit: &mut Ambulance,
+    alert: &mut Alert,
+    here: Coordinates,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let to_patient = metres(here, alert.location.coordinates());
+    let next = match unit.status {
+        UnitStatus::Dispatched | UnitStatus::EnRoute if to_patient <= patient_fence_m(alert) => {
+            Some(UnitStatus::OnScene)
+        }
+        // Moving: the crew is on its way.
+        UnitStatus::Dispatched => Some(UnitStatus::EnRoute),
+        UnitStatus::OnScene if to_patient > LEAVE_SCENE_M => Some(UnitStatus::Transporting),
+        UnitStatus::Transporting
+            if hospital_of(alert).is_some_and(|h| metres(here, h) <= HOSPITAL_FENCE_M) =>
+        {
+            Some(UnitStatus::AtHospital)
+        }
+        _ => None,
+    };
+    match next {
+        Some(to) => move_unit(unit, Some(alert), to, now, "geofence"),
+        None => Ok(()),
+    }
+}
+
+/// Where the unit is heading now and how long it will take.
+async fn eta_of<P: Ports>(ports: &P, unit: &Ambulance, alert: Option<&Alert>) -> Option<f64> {
+    let alert = alert?;
+    let target = match unit.status {
+        UnitStatus::Dispatched | UnitStatus::EnRoute => Some(alert.location.coordinates()),
+        UnitStatus::OnScene | UnitStatus::Transporting => hospital_of(alert),
+        _ => None,
+    }?;
+    let route = road(
+        ports,
+        RouteRequest {
+            from: unit.whereabouts(),
+            to: target,
+            at: ports.clock().now(),
+            observed_kmh: unit.observed_kmh(),
+        },
+    )
+    .await;
+    Some(route.minutes)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitPosition {
+    pub ambulance: AmbulanceView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_minutes: Option<f64>,
+}
+
+/// An ambulance's position: from its crew, or a dispatcher.
+pub async fn report_unit<P: Ports>(
+    ports: &P,
+    viewer: &Viewer,
+    ambulance_id: &str,
+    report: PositionReport,
+) -> Result<UnitPosition, DomainError> {
+    let here = report.validate()?;
+    let changed = change_unit(ports, ambulance_id, None, |unit, alert, now| {
+        let crew = viewer.role == Role::Responder && unit.crewed_by(&viewer.user_id);
+        let dispatcher = viewer.role == Role::Dispatcher;
+        if viewer.bypass_jti.is_some() || !(crew || dispatcher) {
+            return Err(DomainError::Forbidden);
+        }
+        let fix = report.fix(now);
+        unit.record(fix.clone(), now);
+        let mut extra = Vec::new();
+        if let Some(alert) = alert
+            && unit.alert_id.as_deref() == Some(alert.alert_id.as_str())
+        {
+            extra.push(track::item(
+                &alert.alert_id,
+                Source::Ambulance,
+                unit.version + 1,
+                &fix,
+                Some(&unit.ambulance_id),
+                now,
+            ));
+            if alert.status.is_open() {
+                geofence(unit, alert, here, now)?;
+            }
+        }
+        Ok(extra)
+    })
+    .await?;
+    let alert = changed
+        .alert
+        .as_ref()
+        .filter(|a| changed.unit.alert_id.as_deref() == Some(a.alert_id.as_str()));
+    let eta_minutes = eta_of(ports, &changed.unit, alert).await;
+    if let (Some(alert), Some(fix)) = (alert, changed.unit.position.as_ref()) {
+        let message = Outgoing::Location(LocationMessage {
+            alert_id: alert.alert_id.clone(),
+            source: Source::Ambulance,
+            latitude: fix.latitude,
+            longitude: fix.longitude,
+            at: fix.at.clone(),
+            eta_minutes,
+            accuracy_m: fix.accuracy_m,
+            speed_kmh: fix.speed_kmh,
+            heading: fix.heading,
+            ambulance_id: Some(changed.unit.ambulance_id.clone()),
+            call_sign: Some(changed.unit.call_sign.clone()),
+        });
+        watchers::broadcast(ports, &alert.alert_id, &message).await;
+    }
+    watchers::announce(ports, &changed).await;
+    Ok(UnitPosition {
+        ambulance: view(&changed.unit),
+        alert_id: alert.map(|a| a.alert_id.clone()),
+        alert_status: alert.map(|a| a.status),
+        eta_minutes,
+    })
+}
+
+/// The patient's device reports where they are: the alert follows them, the track records
+/// it, and watchers see it with the unit's time to reach them.
+pub async fn report_patient<P: Ports>(
+    ports: &P,
+    viewer: &Viewer,
+    alert_id: &str,
+    location: Location,
+) -> Result<(Alert, Option<Envelope>), DomainError> {
+    let (alert, sealed) = crate::emergencies::store::change(
+        ports,
+        alert_id,
+        |a| viewer.can_see(a),
+        |alert, now| {
+            if !viewer.is_reporter(alert) {
+                return Err(DomainError::Forbidden);
+            }
+            if !alert.status.is_open()
+                || matches!(alert.status, Status::Arrived | Status::AtHospital)
+            {
+                return Err(DomainError::Conflict {
+                    message: format!(
+                        "an alert that is {} takes no more locations",
+                        alert.status.as_str()
+                    ),
+                    current: Some(alert.status.as_str().into()),
+                });
+            }
+            alert.location = location;
+            alert.location_updated_at = now.to_rfc3339();
+            let fix = Fix {
+                latitude: location.latitude,
+                longitude: location.longitude,
+                at: now.to_rfc3339(),
+                speed_kmh: None,
+                heading: None,
+                accuracy_m: location.accuracy_m,
+            };
+            Ok(vec![track::item(
+                &alert.alert_id,
+                Source::Patient,
+                alert.version + 1,
+                &fix,
+                None,
+                now,
+            )])
+        },
+    )
+    .await?;
+    let unit = match alert.dispatch.as_ref().filter(|d| d.is_active()) {
+        Some(d) => ambulance::load(ports, &d.ambulance_id).await.ok(),
+        None => None,
+    };
+    let eta_minutes = match &unit {
+        Some(u) => eta_of(ports, u, Some(&alert)).await,
+        None => None,
+    };
+    let message = Outgoing::Location(LocationMessage {
+        alert_id: alert.alert_id.clone(),
+        source: Source::Patient,
+        latitude: location.latitude,
+        longitude: location.longitude,
+        at: alert.location_updated_at.clone(),
+        eta_minutes,
+        accuracy_m: location.accuracy_m,
+        speed_kmh: None,
+        heading: None,
+        ambulance_id: None,
+        call_sign: None,
+    });
+    watchers::broadcast(ports, &alert.alert_id, &message).await;
+    Ok((alert, sealed))
+}
+
+/// The socket's `location` message: `{action: "location", latitude, longitude, accuracy_m?,
+/// speed_kmh?, heading?, alert_id?, ambulance_id?}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocketLocation {
+    #[serde(default)]
+    pub action: Option<String>,
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default)]
+    pub accuracy_m: Option<f64>,
+    #[serde(default)]
+    pub speed_kmh: Option<f64>,
+    #[serde(default)]
+    pub heading: Option<f64>,
+    /// Which alert; the connection's only subscription when absent.
+    #[serde(default)]
+    pub alert_id: Option<String>,
+    /// Which unit (dispatchers must say; crews may).
+    #[serde(default)]
+    pub ambulance_id: Option<String>,
+}
+
+/// A position sent over a socket: the patient's own, or the unit's that its crew (or a
+/// dispatcher) reports. Who is on the connection decides which.
+pub async fn report_from_connection<P: Ports>(
+    ports: &P,
+    connection_id: &str,
+    message: SocketLocation,
+) -> Result<(), DomainError> {
+    let (viewer, _) = watchers::watcher(ports, connection_id).await?;
+    let report = PositionReport {
+        latitude: message.latitude,
+        longitude: message.longitude,
+        speed_kmh: message.speed_kmh,
+        heading: message.heading,
+        accuracy_m: message.accuracy_m,
+    };
+    report.validate()?;
+    if let Some(unit) = &message.ambulance_id {
+        report_unit(ports, &viewer, unit, report).await?;
+        return Ok(());
+    }
+    let alert_id = match message.alert_id {
+        Some(a) => a,
+        None => {
+            let mut watched = watchers::subscriptions(ports, connection_id).await?;
+            if watched.len() != 1 {
+                return Err(DomainError::invalid(
+                    "alert_id",
+                    "name the alert: this connection watches none or several",
+                ));
+            }
+            watched.remove(0)
+        }
+    };
+    if viewer.role == Role::Patient || viewer.bypass_jti.is_some() {
+        let location = Location::new(report.latitude, report.longitude, report.accuracy_m)?;
+        report_patient(ports, &viewer, &alert_id, location).await?;
+        return Ok(());
+    }
+    if viewer.role != Role::Responder {
+        return Err(DomainError::invalid(
+            "ambulance_id",
+            "say which unit this position is of",
+        ));
+    }
+    let (alert, _) = crate::emergencies::trigger::load_alert(ports, &alert_id).await?;
+    if !viewer.can_see(&alert) {
+        return Err(DomainError::NotFound("alert".into()));
+    }
+    let unit = alert
+        .dispatch
+        .as_ref()
+        .filter(|d| d.is_active())
+        .map(|d| d.ambulance_id.clone())
+        .ok_or_else(|| DomainError::conflict("no unit is sent to this alert"))?;
+    report_unit(ports, &viewer, &unit, report).await?;
+    Ok(())
+}
