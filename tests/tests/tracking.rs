@@ -504,3 +504,340 @@ haven_tests::on_both_backends!(
     an_ambulance_is_tracked_to_the_patient_and_on_to_the_hospital,
     bad_messages_get_errors_and_disturb_no_one,
 );
+
+mod lambda_on_moto {
+    //! The flow through the Lambda handlers themselves, on the AWS adapters against moto: its
+    //! recorder shows every `POST @connections/{id}` the handlers made, in order.
+
+    use std::sync::Arc;
+
+    use haven_domain::identity::accounts::{self, Admin, NewAccount};
+    use haven_domain::identity::sessions::{self, Credentials, LoginOutcome};
+    use haven_domain::ports::Ports;
+    use haven_domain::{RandomIds, Role, SystemClock};
+    use haven_platform::AwsPorts;
+    use serde_json::{Value, json};
+
+    use super::{BASE, PATIENT, along};
+
+    const PASSWORD: &str = "amber falcon river quartz 42";
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("json")
+    }
+
+    async fn account(ports: &AwsPorts, role: Role, hospital: Option<&str>) -> (String, String) {
+        let email = format!("{}-{}@example.org", role.as_str(), ports.ids().next_id());
+        let admin = Admin {
+            user_id: "root".into(),
+            role: Role::SystemAdmin,
+            hospital_id: None,
+        };
+        let created = accounts::create_user(
+            ports,
+            &admin,
+            NewAccount {
+                email: email.clone(),
+                password: PASSWORD.into(),
+                full_name: "Test Person".into(),
+                phone: None,
+                role: Some(role),
+                hospital_id: hospital.map(str::to_owned),
+            },
+        )
+        .await
+        .expect("account");
+        let Ok(LoginOutcome::Tokens(t)) = sessions::login(
+            ports,
+            Credentials {
+                email,
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        else {
+            panic!("login")
+        };
+        (created.user_id, t.access_token)
+    }
+
+    /// An HTTP API event from `events/`, with this caller, path and body.
+    fn request(
+        name: &str,
+        token: &str,
+        params: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> lambda_http::Request {
+        let mut e = sample(name);
+        e["headers"]["authorization"] = json!(format!("Bearer {token}"));
+        let mut path = e["routeKey"]
+            .as_str()
+            .expect("route")
+            .split_once(' ')
+            .expect("route")
+            .1
+            .to_owned();
+        for (k, v) in params {
+            e["pathParameters"][*k] = json!(v);
+            path = path.replace(&format!("{{{k}}}"), v);
+        }
+        e["rawPath"] = json!(path);
+        e["requestContext"]["http"]["path"] = json!(path);
+        if let Some(b) = body {
+            e["body"] = json!(b.to_string());
+        }
+        lambda_http::request::from_str(&e.to_string()).expect("request")
+    }
+
+    async fn body_of(r: lambda_http::Response<lambda_http::Body>) -> (u16, Value) {
+        (
+            r.status().as_u16(),
+            serde_json::from_slice(r.body().as_ref()).unwrap_or(Value::Null),
+        )
+    }
+
+    fn socket(
+        name: &str,
+        connection: &str,
+        body: Option<Value>,
+        query: &[(&str, &str)],
+    ) -> lambda_runtime::LambdaEvent<aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest>
+    {
+        let mut e = sample(name);
+        e["requestContext"]["connectionId"] = json!(connection);
+        if let Some(b) = body {
+            e["body"] = json!(b.to_string());
+        }
+        if !query.is_empty() {
+            e["headers"]
+                .as_object_mut()
+                .expect("headers")
+                .remove("Sec-WebSocket-Protocol");
+            e["queryStringParameters"] = json!(
+                query
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect::<serde_json::Map<_, _>>()
+            );
+        }
+        lambda_runtime::LambdaEvent::new(
+            serde_json::from_value(e).expect("socket event"),
+            lambda_runtime::Context::default(),
+        )
+    }
+
+    async fn recorder(action: &str) -> reqwest::Response {
+        let url = format!(
+            "{}/moto-api/recorder/{action}",
+            haven_tests::backends::aws_endpoint()
+        );
+        let r = haven_tests::http::client().post(&url).send().await;
+        match r {
+            Ok(r) if r.status().is_success() => r,
+            _ => haven_tests::http::client()
+                .get(&url)
+                .send()
+                .await
+                .expect("recorder"),
+        }
+    }
+
+    /// Every body posted to `@connections/{connection}` since recording started, in order.
+    async fn posts_to(connection: &str) -> Vec<Value> {
+        let log = recorder("download-recording")
+            .await
+            .text()
+            .await
+            .expect("recording");
+        let suffix = format!("/@connections/{}", urlencode(connection));
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| {
+                e["method"] == "POST" && e["url"].as_str().is_some_and(|u| u.ends_with(&suffix))
+            })
+            .map(|e| {
+                use base64::Engine;
+                let body = e["body"].as_str().unwrap_or_default();
+                let bytes = if e["body_encoded"] == true {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .expect("base64")
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                serde_json::from_slice(&bytes).expect("a JSON message")
+            })
+            .collect()
+    }
+
+    fn urlencode(id: &str) -> String {
+        id.replace('=', "%3D")
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_handlers_post_every_position_to_connections_on_moto() {
+        let aws = haven_tests::backends::aws().await;
+        let ports = AwsPorts::new(aws.backend, Arc::new(SystemClock), Arc::new(RandomIds));
+        haven_local::seed::load_demo(ports.table(), ports.clock().now())
+            .await
+            .expect("demo");
+        let (patient, patient_token) = account(&ports, Role::Patient, None).await;
+        let (crew, crew_token) = account(&ports, Role::Responder, None).await;
+        let (_, dispatcher) = account(&ports, Role::Dispatcher, None).await;
+        let _ = patient;
+        recorder("start-recording").await;
+
+        let respond = |function: &'static str, req| {
+            let ports = &ports;
+            async move {
+                match function {
+                    "emergency-alert" => {
+                        haven_edge::respond(ports, function, req, |c, r| {
+                            haven_emergencies::alert(ports, c, r)
+                        })
+                        .await
+                    }
+                    "ambulances-create" => {
+                        haven_edge::respond(ports, function, req, |c, r| {
+                            haven_dispatch::create(ports, c, r)
+                        })
+                        .await
+                    }
+                    "ambulances-assign" => {
+                        haven_edge::respond(ports, function, req, |c, r| {
+                            haven_dispatch::assign(ports, c, r)
+                        })
+                        .await
+                    }
+                    "comms-ack" => {
+                        haven_edge::respond(ports, function, req, |c, r| {
+                            haven_comms::ack(ports, c, r)
+                        })
+                        .await
+                    }
+                    _ => unreachable!(),
+                }
+                .expect("a response")
+            }
+        };
+        let (status, alert) = body_of(respond("emergency-alert", request("emergency-alert", &patient_token, &[], Some(json!({"latitude": PATIENT.0, "longitude": PATIENT.1, "emergency_type": "trauma"}))) ).await).await;
+        assert_eq!(status, 201, "{alert}");
+        let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
+        let hospital = alert["hospital"]["hospital_id"]
+            .as_str()
+            .expect("hospital")
+            .to_owned();
+
+        // Connections: the patient's (watching from $connect) and the crew's.
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+        let (patient_c, crew_c) = (format!("P{suffix}="), format!("C{suffix}="));
+        let r = haven_tracking::ws_connect(
+            &ports,
+            socket(
+                "ws-connect",
+                &patient_c,
+                None,
+                &[("token", &patient_token), ("alert_id", &alert_id)],
+            ),
+        )
+        .await
+        .expect("connect");
+        assert_eq!(r.status_code, 200);
+
+        let (status, unit) = body_of(respond("ambulances-create", request("ambulances-create", &dispatcher, &[], Some(json!({"call_sign": format!("MOTO {suffix}"), "latitude": BASE.0, "longitude": BASE.1, "capabilities": ["als"], "crew": [crew]})))).await).await;
+        assert_eq!(status, 201, "{unit}");
+        let unit_id = unit["ambulance_id"].as_str().expect("id").to_owned();
+        let (_, nurse) = account(&ports, Role::Nurse, Some(&hospital)).await;
+        let (status, ack) = body_of(
+            respond(
+                "comms-ack",
+                request(
+                    "comms-ack",
+                    &nurse,
+                    &[],
+                    Some(json!({"alert_id": alert_id, "decision": "accept"})),
+                ),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{ack}");
+        let (status, assigned) = body_of(
+            respond(
+                "ambulances-assign",
+                request(
+                    "ambulances-assign",
+                    &dispatcher,
+                    &[("ambulance_id", &unit_id)],
+                    Some(json!({"alert_id": alert_id})),
+                ),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{assigned}");
+
+        let r = haven_tracking::ws_connect(
+            &ports,
+            socket("ws-connect", &crew_c, None, &[("token", &crew_token)]),
+        )
+        .await
+        .expect("connect");
+        assert_eq!(r.status_code, 200);
+        haven_tracking::ws_subscribe(
+            &ports,
+            socket(
+                "ws-subscribe",
+                &crew_c,
+                Some(json!({"action": "subscribe", "alert_id": alert_id})),
+                &[],
+            ),
+        )
+        .await
+        .expect("subscribe");
+        let n = 20;
+        let mut sent = Vec::new();
+        for i in 0..n {
+            let (lat, lng) = along(BASE, (PATIENT.0, PATIENT.1 + 0.00027), i, n);
+            sent.push(lat);
+            haven_tracking::ws_location(
+                &ports,
+                socket(
+                    "ws-location",
+                    &crew_c,
+                    Some(json!({"action": "location", "latitude": lat, "longitude": lng})),
+                    &[],
+                ),
+            )
+            .await
+            .expect("location");
+        }
+        recorder("stop-recording").await;
+
+        let to_patient = posts_to(&patient_c).await;
+        let locations: Vec<f64> = to_patient
+            .iter()
+            .filter(|m| m["type"] == "location")
+            .map(|m| m["latitude"].as_f64().expect("lat"))
+            .collect();
+        assert_eq!(
+            locations, sent,
+            "all 20, in order, posted through moto's @connections"
+        );
+        let statuses: Vec<&str> = to_patient
+            .iter()
+            .filter(|m| m["type"] == "status")
+            .filter_map(|m| m["status"].as_str())
+            .collect();
+        assert_eq!(statuses, vec!["en_route", "arrived"], "{to_patient:?}");
+        let to_crew = posts_to(&crew_c).await;
+        assert_eq!(to_crew[0]["type"], "subscribed", "{to_crew:?}");
+        assert_eq!(
+            to_crew.iter().filter(|m| m["type"] == "location").count(),
+            n
+        );
+    }
+}

@@ -149,17 +149,18 @@ fn socket_error(e: &DomainError) -> Outgoing {
 /// The message body, parsed, or the error to send back.
 fn message<T: serde::de::DeserializeOwned>(
     event: &ApiGatewayWebsocketProxyRequest,
-) -> Result<T, Outgoing> {
+) -> Result<T, Box<Outgoing>> {
     let body = event.body.as_deref().unwrap_or("");
     if body.len() > MAX_MESSAGE_BYTES {
-        return Err(Outgoing::error(
+        return Err(Box::new(Outgoing::error(
             "too-large",
             format!("messages are at most {MAX_MESSAGE_BYTES} bytes"),
-        ));
+        )));
     }
     let value: serde_json::Value = serde_json::from_str(body)
-        .map_err(|_| Outgoing::error("bad-json", "messages are JSON objects"))?;
-    serde_json::from_value(value).map_err(|e| Outgoing::error("bad-message", e.to_string()))
+        .map_err(|_| Box::new(Outgoing::error("bad-json", "messages are JSON objects")))?;
+    serde_json::from_value(value)
+        .map_err(|e| Box::new(Outgoing::error("bad-message", e.to_string())))
 }
 
 /// Runs a socket action and answers on the socket: its own reply, or the error.
@@ -174,7 +175,7 @@ where
         return Ok(reply(400));
     };
     let answer = match message::<T>(&event.payload) {
-        Err(error) => Some(error),
+        Err(error) => Some(*error),
         Ok(parsed) => match action(id.to_owned(), parsed).await {
             Ok(answer) => answer,
             Err(e) => Some(socket_error(&e)),

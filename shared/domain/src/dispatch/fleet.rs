@@ -162,7 +162,7 @@ pub async fn register<P: Ports>(
     let mut crew = Vec::new();
     for id in &new.crew {
         let user = crate::identity::accounts::find_by_id(ports, id).await?;
-        if !user.is_some_and(|u| u.role == Role::Responder) {
+        if user.is_none_or(|u| u.role != Role::Responder) {
             return Err(DomainError::invalid(
                 "crew",
                 format!(

@@ -195,7 +195,7 @@ pub async fn optimize<P: Ports>(
             },
         )
         .await;
-        let has = h.specialties.iter().any(|s| *s == specialty);
+        let has = h.specialties.contains(&specialty);
         hospitals.push((h, r, has));
     }
     let any_has = hospitals.iter().any(|(_, _, has)| *has);
