@@ -383,3 +383,168 @@ pub async fn report_from_connection<P: Ports>(
     report_unit(ports, &viewer, &unit, report).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emergencies::alert::{Dispatch, MatchedHospital};
+
+    fn scene() -> (Ambulance, Alert) {
+        let mut unit = crate::dispatch::ambulance::tests::unit();
+        let mut alert = crate::emergencies::alert::tests::sample();
+        alert.status = Status::Acknowledged;
+        alert.hospital = Some(MatchedHospital {
+            hospital_id: "h1".into(),
+            name: "KNH".into(),
+            latitude: -1.3009,
+            longitude: 36.8073,
+            distance_km: 0.0,
+            eta_minutes: 0.0,
+            score: 0.0,
+            score_parts: Default::default(),
+            ed_status: crate::hospitals::EdStatus::Open,
+            level: 6,
+            last_resort: None,
+        });
+        unit.status = UnitStatus::Dispatched;
+        unit.alert_id = Some(alert.alert_id.clone());
+        alert.dispatch = Some(Dispatch {
+            ambulance_id: unit.ambulance_id.clone(),
+            call_sign: unit.call_sign.clone(),
+            assigned_at: "t".into(),
+            assigned_by: "d".into(),
+            on_scene_at: None,
+            left_scene_at: None,
+            at_hospital_at: None,
+            released_at: None,
+        });
+        alert.catch_up_with_dispatch(Timestamp::from_millis(0), "d");
+        (unit, alert)
+    }
+
+    /// `metres` north of the patient.
+    fn north_of_patient(metres: f64) -> Coordinates {
+        let patient = crate::emergencies::alert::tests::sample().location;
+        Coordinates::new(patient.latitude + metres / 111_195.0, patient.longitude).expect("valid")
+    }
+
+    #[test]
+    fn the_fences_move_unit_and_alert_through_arrival_and_hospital() {
+        let (mut unit, mut alert) = scene();
+        assert_eq!(alert.status, Status::EnRoute);
+        let t = Timestamp::from_millis(1_000);
+        // Far away: moving, so en route; the alert stays en route.
+        geofence(&mut unit, &mut alert, north_of_patient(3000.0), t).expect("ok");
+        assert_eq!(unit.status, UnitStatus::EnRoute);
+        // Just outside the fence (150 m + the patient fix's 12 m): nothing yet.
+        geofence(&mut unit, &mut alert, north_of_patient(170.0), t).expect("ok");
+        assert_eq!(unit.status, UnitStatus::EnRoute);
+        geofence(&mut unit, &mut alert, north_of_patient(150.0), t).expect("ok");
+        assert_eq!(unit.status, UnitStatus::OnScene);
+        assert_eq!(alert.status, Status::Arrived);
+        assert!(
+            alert
+                .dispatch
+                .as_ref()
+                .and_then(|d| d.on_scene_at.as_ref())
+                .is_some()
+        );
+        // Moving about the scene is not leaving it.
+        geofence(&mut unit, &mut alert, north_of_patient(300.0), t).expect("ok");
+        assert_eq!(unit.status, UnitStatus::OnScene);
+        geofence(&mut unit, &mut alert, north_of_patient(500.0), t).expect("ok");
+        assert_eq!(unit.status, UnitStatus::Transporting);
+        let door = Coordinates::new(-1.3009 + 0.002, 36.8073).expect("valid");
+        let street = Coordinates::new(-1.3009 + 0.004, 36.8073).expect("valid");
+        geofence(&mut unit, &mut alert, street, t).expect("ok");
+        assert_eq!(
+            unit.status,
+            UnitStatus::Transporting,
+            "445 m from the hospital"
+        );
+        geofence(&mut unit, &mut alert, door, t).expect("ok");
+        assert_eq!(
+            unit.status,
+            UnitStatus::AtHospital,
+            "222 m: at the hospital"
+        );
+        assert_eq!(alert.status, Status::AtHospital);
+        let statuses: Vec<Status> = alert.timeline.iter().map(|t| t.status).collect();
+        assert!(statuses.ends_with(&[Status::EnRoute, Status::Arrived, Status::AtHospital]));
+    }
+
+    #[test]
+    fn a_unit_sent_before_the_hospital_accepts_catches_the_alert_up_later() {
+        let (mut unit, mut alert) = scene();
+        alert.status = Status::Notified;
+        alert.timeline.clear();
+        let t = Timestamp::from_millis(1_000);
+        geofence(&mut unit, &mut alert, north_of_patient(20.0), t).expect("ok");
+        assert_eq!(unit.status, UnitStatus::OnScene);
+        assert_eq!(
+            alert.status,
+            Status::Notified,
+            "no hospital has accepted yet"
+        );
+        alert
+            .transition(Status::Acknowledged, t, "nurse", None)
+            .expect("accept");
+        alert.catch_up_with_dispatch(t, "system");
+        assert_eq!(
+            alert.status,
+            Status::Arrived,
+            "en route, then arrived, at once"
+        );
+    }
+
+    #[test]
+    fn reports_are_checked_field_by_field() {
+        let ok = PositionReport {
+            latitude: -1.3,
+            longitude: 36.8,
+            speed_kmh: Some(40.0),
+            heading: Some(359.9),
+            accuracy_m: Some(5.0),
+        };
+        assert!(ok.validate().is_ok());
+        for (bad, field) in [
+            (
+                PositionReport {
+                    latitude: 91.0,
+                    ..ok
+                },
+                "latitude",
+            ),
+            (
+                PositionReport {
+                    longitude: f64::NAN,
+                    ..ok
+                },
+                "longitude",
+            ),
+            (
+                PositionReport {
+                    speed_kmh: Some(-1.0),
+                    ..ok
+                },
+                "speed_kmh",
+            ),
+            (
+                PositionReport {
+                    heading: Some(360.0),
+                    ..ok
+                },
+                "heading",
+            ),
+            (
+                PositionReport {
+                    accuracy_m: Some(1e9),
+                    ..ok
+                },
+                "accuracy_m",
+            ),
+        ] {
+            assert_eq!(bad.validate().expect_err("refused").field(), Some(field));
+        }
+    }
+}
