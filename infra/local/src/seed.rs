@@ -1,6 +1,6 @@
 //! Demo data for a local platform: hospitals around Nairobi, Mombasa and Kisumu (public
-//! facts: names, levels and approximate coordinates; capacities are invented). Loaded once;
-//! a marker item records that it was.
+//! facts: names, levels and approximate coordinates; capacities are invented), loaded once
+//! (a marker item records it), and a small ambulance fleet, written wherever it is absent.
 
 use haven_domain::hospitals::Hospital;
 use haven_domain::ports::{Condition, Table, TableError};
@@ -19,6 +19,8 @@ pub fn demo_hospitals() -> Result<Vec<Hospital>, serde_json::Error> {
 /// Writes the demo hospitals unless this data directory already has them. Returns how many
 /// were written (0 on later starts).
 pub async fn load_demo<T: Table>(table: &T, now: haven_domain::Timestamp) -> Result<usize, String> {
+    // Idempotent, and also for data directories seeded before there was a fleet.
+    load_demo_fleet(table, now).await?;
     if table
         .get(&marker())
         .await
@@ -40,4 +42,72 @@ pub async fn load_demo<T: Table>(table: &T, now: haven_domain::Timestamp) -> Res
         Ok(()) | Err(TableError::ConditionFailed) => Ok(hospitals.len()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Four available units around Nairobi, without crew (a dispatcher reports for them, or an
+/// admin registers crewed ones). Written only where absent, so a running fleet is left alone.
+pub async fn load_demo_fleet<T: Table>(
+    table: &T,
+    now: haven_domain::Timestamp,
+) -> Result<usize, String> {
+    use haven_domain::dispatch::{Ambulance, Capability, UnitStatus};
+    use haven_domain::geo::Coordinates;
+    let units = [
+        (
+            "demo-unit-1",
+            "NRB 101",
+            Some("demo-knh"),
+            (-1.3005, 36.8080),
+            vec![Capability::CriticalCare],
+        ),
+        (
+            "demo-unit-2",
+            "NRB 102",
+            None,
+            (-1.2833, 36.8219),
+            vec![Capability::Als],
+        ),
+        (
+            "demo-unit-3",
+            "NRB 103",
+            None,
+            (-1.2630, 36.8030),
+            vec![Capability::Bls],
+        ),
+        (
+            "demo-unit-4",
+            "NRB 104",
+            None,
+            (-1.3190, 36.8500),
+            vec![Capability::Als, Capability::Neonatal],
+        ),
+    ];
+    let mut written = 0;
+    for (id, call_sign, hospital, (lat, lng), capabilities) in units {
+        let unit = Ambulance {
+            ambulance_id: id.into(),
+            call_sign: call_sign.into(),
+            capabilities,
+            hospital_id: hospital.map(str::to_owned),
+            base: Coordinates::new(lat, lng).map_err(|e| e.to_string())?,
+            crew: vec![],
+            status: UnitStatus::Available,
+            status_changed_at: now.to_rfc3339(),
+            alert_id: None,
+            position: None,
+            recent: vec![],
+            created_at: now.to_rfc3339(),
+            version: 1,
+        };
+        let claim = Item::new(&haven_domain::dispatch::fleet::call_sign_key(call_sign))
+            .with("ambulance_id", Value::s(id));
+        for item in [claim, unit.to_item()] {
+            match table.put(item, Some(Condition::item_absent())).await {
+                Ok(()) => written += 1,
+                Err(TableError::ConditionFailed) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    Ok(written / 2)
 }

@@ -76,7 +76,8 @@ pub fn view(u: &Ambulance) -> AmbulanceView {
     }
 }
 
-fn call_sign_key(call_sign: &str) -> Key {
+/// The item that keeps call signs unique (case, spaces and hyphens ignored).
+pub fn call_sign_key(call_sign: &str) -> Key {
     let normal: String = call_sign
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
