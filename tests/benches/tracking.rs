@@ -89,11 +89,11 @@ fn main() {
                         let at = Instant::now();
                         let alert = index.get(m["alert_id"].as_str().unwrap_or("")).copied();
                         let seq = m["heading"].as_f64().map(|h| (h * 10.0).round() as u64);
-                        if let (Some(a), Some(seq)) = (alert, seq) {
-                            if let Some(t) = sent.lock().expect("lock").get(&(a, seq)) {
-                                latencies.lock().expect("lock").push(at - *t);
-                                received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            }
+                        if let (Some(a), Some(seq)) = (alert, seq)
+                            && let Some(t) = sent.lock().expect("lock").get(&(a, seq))
+                        {
+                            latencies.lock().expect("lock").push(at - *t);
+                            received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
                 }));
