@@ -50,7 +50,7 @@ pub async fn load_demo_fleet<T: Table>(
     table: &T,
     now: haven_domain::Timestamp,
 ) -> Result<usize, String> {
-    use haven_domain::dispatch::{Ambulance, Capability, UnitStatus};
+    use haven_domain::dispatch::{Ambulance, Capability};
     use haven_domain::geo::Coordinates;
     let units = [
         (
@@ -84,21 +84,15 @@ pub async fn load_demo_fleet<T: Table>(
     ];
     let mut written = 0;
     for (id, call_sign, hospital, (lat, lng), capabilities) in units {
-        let unit = Ambulance {
-            ambulance_id: id.into(),
-            call_sign: call_sign.into(),
+        let unit = Ambulance::new(
+            id.into(),
+            call_sign.into(),
             capabilities,
-            hospital_id: hospital.map(str::to_owned),
-            base: Coordinates::new(lat, lng).map_err(|e| e.to_string())?,
-            crew: vec![],
-            status: UnitStatus::Available,
-            status_changed_at: now.to_rfc3339(),
-            alert_id: None,
-            position: None,
-            recent: vec![],
-            created_at: now.to_rfc3339(),
-            version: 1,
-        };
+            hospital.map(str::to_owned),
+            Coordinates::new(lat, lng).map_err(|e| e.to_string())?,
+            vec![],
+            now,
+        );
         let claim = Item::new(&haven_domain::dispatch::fleet::call_sign_key(call_sign))
             .with("ambulance_id", Value::s(id));
         for item in [claim, unit.to_item()] {

@@ -176,6 +176,33 @@ pub struct Ambulance {
 pub const FLEET: &str = "FLEET";
 
 impl Ambulance {
+    /// A new unit, available at its base.
+    pub fn new(
+        ambulance_id: String,
+        call_sign: String,
+        capabilities: Vec<Capability>,
+        hospital_id: Option<String>,
+        base: Coordinates,
+        crew: Vec<String>,
+        now: Timestamp,
+    ) -> Self {
+        Ambulance {
+            ambulance_id,
+            call_sign,
+            capabilities,
+            hospital_id,
+            base,
+            crew,
+            status: UnitStatus::Available,
+            status_changed_at: now.to_rfc3339(),
+            alert_id: None,
+            position: None,
+            recent: vec![],
+            created_at: now.to_rfc3339(),
+            version: 1,
+        }
+    }
+
     pub fn key(ambulance_id: &str) -> Key {
         Key::new(format!("AMBULANCE#{ambulance_id}"), "AMBULANCE")
     }

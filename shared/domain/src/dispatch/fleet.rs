@@ -177,21 +177,15 @@ pub async fn register<P: Ports>(
         }
     }
     let now = ports.clock().now();
-    let unit = Ambulance {
-        ambulance_id: ports.ids().next_id(),
-        call_sign: call_sign.clone(),
+    let unit = Ambulance::new(
+        ports.ids().next_id(),
+        call_sign.clone(),
         capabilities,
         hospital_id,
         base,
         crew,
-        status: UnitStatus::Available,
-        status_changed_at: now.to_rfc3339(),
-        alert_id: None,
-        position: None,
-        recent: vec![],
-        created_at: now.to_rfc3339(),
-        version: 1,
-    };
+        now,
+    );
     let claim =
         Item::new(&call_sign_key(&call_sign)).with("ambulance_id", Value::s(&unit.ambulance_id));
     let written = ports
