@@ -196,6 +196,78 @@ async fn scene(gw: &RunningGateway) -> Scene {
     assert_eq!(status, 200, "{assigned}");
     assert_eq!(assigned["alert_status"], "en_route");
     assert_eq!(assigned["ambulance"]["status"], "dispatched");
+    // The fleet as dispatch and the crew see it.
+    let (status, busy) = call(
+        gw,
+        "GET",
+        "/api/v1/ambulances?status=dispatched",
+        Some(&dispatcher),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{busy}");
+    assert!(
+        busy["ambulances"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|u| u["ambulance_id"] == ambulance_id.as_str()),
+        "{busy}"
+    );
+    let (_, free) = call(
+        gw,
+        "GET",
+        "/api/v1/ambulances?status=available",
+        Some(&dispatcher),
+        None,
+    )
+    .await;
+    assert!(
+        free["ambulances"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|u| u["status"] == "available"),
+        "{free}"
+    );
+    let (status, own) = call(
+        gw,
+        "GET",
+        &format!("/api/v1/ambulances/{ambulance_id}"),
+        Some(&responder),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, own["alert_id"].as_str()),
+        (200, Some(alert_id.as_str())),
+        "{own}"
+    );
+    let (status, problem) = call(
+        gw,
+        "GET",
+        "/api/v1/ambulances?status=flying",
+        Some(&dispatcher),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("status")),
+        "{problem}"
+    );
+    let (status, _) = call(gw, "GET", "/api/v1/ambulances", Some(&patient_token), None).await;
+    assert_eq!(status, 403);
+    let other_crew = new_staff(gw, "responder", None).await;
+    let (status, _) = call(
+        gw,
+        "GET",
+        &format!("/api/v1/ambulances/{ambulance_id}"),
+        Some(&other_crew),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "another crew's unit is not theirs to see");
     Scene {
         alert_id,
         hospital: hospital_at,
