@@ -217,6 +217,15 @@ pub struct MatchedHospital {
     pub last_resort: Option<String>,
 }
 
+impl MatchedHospital {
+    pub fn coordinates(&self) -> crate::geo::Coordinates {
+        crate::geo::Coordinates {
+            latitude: self.latitude,
+            longitude: self.longitude,
+        }
+    }
+}
+
 impl From<&RankedHospital> for MatchedHospital {
     fn from(r: &RankedHospital) -> Self {
         MatchedHospital {
@@ -354,6 +363,11 @@ impl Alert {
             .iter_mut()
             .rev()
             .find(|o| o.hospital_id() == hospital_id)
+    }
+
+    /// Where the hospital it is going to is, once it has one.
+    pub fn hospital_coordinates(&self) -> Option<crate::geo::Coordinates> {
+        self.hospital.as_ref().map(MatchedHospital::coordinates)
     }
 
     /// Waiting for a hospital to answer.

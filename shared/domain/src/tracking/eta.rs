@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::dispatch::ambulance::{self, Ambulance, UnitStatus};
-use crate::emergencies::alert::{Alert, Status};
+use crate::emergencies::alert::Status;
 use crate::emergencies::trigger::load_alert;
 use crate::emergencies::view::Viewer;
 use crate::error::DomainError;
@@ -37,13 +37,6 @@ pub struct Eta {
     pub ambulance_status: Option<UnitStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hospital_id: Option<String>,
-}
-
-fn hospital_of(alert: &Alert) -> Option<Coordinates> {
-    alert.hospital.as_ref().map(|h| Coordinates {
-        latitude: h.latitude,
-        longitude: h.longitude,
-    })
 }
 
 pub async fn eta<P: Ports>(ports: &P, viewer: &Viewer, alert_id: &str) -> Result<Eta, DomainError> {
@@ -84,7 +77,7 @@ pub async fn eta<P: Ports>(ports: &P, viewer: &Viewer, alert_id: &str) -> Result
                 u.observed_kmh(),
             ));
         }
-        if let Some(h) = hospital_of(&alert) {
+        if let Some(h) = alert.hospital_coordinates() {
             match unit.as_ref().filter(|_| carrying) {
                 Some(u) => plan.push((
                     "ambulance",

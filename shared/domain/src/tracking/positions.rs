@@ -97,13 +97,6 @@ pub fn patient_fence_m(alert: &Alert) -> f64 {
             .min(MAX_FENCE_SLACK_M)
 }
 
-fn hospital_of(alert: &Alert) -> Option<Coordinates> {
-    alert.hospital.as_ref().map(|h| Coordinates {
-        latitude: h.latitude,
-        longitude: h.longitude,
-    })
-}
-
 /// Where the unit's position puts it in its lifecycle: at the patient, away with them, at
 /// the hospital. Moves the alert with it (see `fleet::move_unit`).
 fn geofence(
@@ -121,7 +114,9 @@ fn geofence(
         UnitStatus::Dispatched => Some(UnitStatus::EnRoute),
         UnitStatus::OnScene if to_patient > LEAVE_SCENE_M => Some(UnitStatus::Transporting),
         UnitStatus::Transporting
-            if hospital_of(alert).is_some_and(|h| metres(here, h) <= HOSPITAL_FENCE_M) =>
+            if alert
+                .hospital_coordinates()
+                .is_some_and(|h| metres(here, h) <= HOSPITAL_FENCE_M) =>
         {
             Some(UnitStatus::AtHospital)
         }
@@ -138,7 +133,7 @@ async fn eta_of<P: Ports>(ports: &P, unit: &Ambulance, alert: Option<&Alert>) ->
     let alert = alert?;
     let target = match unit.status {
         UnitStatus::Dispatched | UnitStatus::EnRoute => Some(alert.location.coordinates()),
-        UnitStatus::OnScene | UnitStatus::Transporting => hospital_of(alert),
+        UnitStatus::OnScene | UnitStatus::Transporting => alert.hospital_coordinates(),
         _ => None,
     }?;
     let route = road(
