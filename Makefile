@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make dev` and `make test`. See README.md.
-.PHONY: dev test lint fmt venv build clean-data
+.PHONY: dev test lint fmt venv build package bench-cold-start deploy clean-data
 
 PORT ?= 3000
 
@@ -12,11 +12,26 @@ dev:
 test:
 	scripts/test.sh
 
-## Formatting, clippy and the template lint, without the tests.
+## Formatting, clippy and the template lints, without the tests.
 lint: venv
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	.venv/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint
+
+STAGE ?= dev
+
+## Release build of every function and `sam build` for a stage (dev: x86_64, prod: arm64).
+package:
+	scripts/package.sh $(STAGE)
+
+## Size, init and invocation time of every release function (after `make package`).
+bench-cold-start: package
+	.venv/bin/python scripts/cold_start.py --json target/cold-start.json
+
+## Deploy what `make package` built (docs/deploy.md).
+deploy:
+	SAM_CLI_TELEMETRY=0 .venv/bin/sam deploy --config-env $(STAGE)
 
 fmt:
 	cargo fmt --all

@@ -10,7 +10,7 @@ data_dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=target/cargo-lambda-watch.log
 mkdir -p target
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --package haven-ops --bin "$function" \
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --package haven-ops --bin "$function" --features embedded \
   --env-var HAVEN_BACKEND=embedded --env-var "HAVEN_DATA_DIR=$data_dir" > "$log" 2>&1 &
 watch_pid=$!
 cleanup() { kill "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; rm -rf "$data_dir"; }

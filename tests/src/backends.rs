@@ -140,6 +140,7 @@ pub async fn aws() -> Aws {
     let settings = AwsSettings {
         table_name: format!("{prefix}haven"),
         kms_key_id: format!("alias/{prefix}haven"),
+        kms_also_opens: Vec::new(),
         resource_prefix: prefix.clone(),
         websocket_endpoint: Some(aws_endpoint()),
     };

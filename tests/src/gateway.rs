@@ -227,6 +227,7 @@ pub async fn aws_with(options: Options) -> RunningGateway {
     let settings = haven_aws::AwsSettings {
         table_name: format!("{prefix}haven"),
         kms_key_id: format!("alias/{prefix}haven"),
+        kms_also_opens: Vec::new(),
         resource_prefix: prefix,
         // Sockets live in this gateway; the adapter posts to its `/@connections`.
         websocket_endpoint: Some(format!("http://{addr}")),

@@ -356,6 +356,7 @@ fn the_template_declares_the_catalogue_queues_and_subscriptions() {
     }
     let subscriptions: BTreeMap<String, serde_json::Value> = t
         .of_type("AWS::SNS::Subscription")
+        .filter(|(_, r)| r["Properties"]["Protocol"].as_str() == Some("sqs"))
         .map(|(_, r)| {
             let p = &r["Properties"];
             assert_eq!(p["RawMessageDelivery"].as_bool(), Some(true));
@@ -385,4 +386,272 @@ fn the_template_declares_the_catalogue_queues_and_subscriptions() {
         })
         .collect();
     assert_eq!(subscriptions, expected);
+}
+
+// ------------------------------------------------------------------ least privilege
+
+use haven_edge::catalogue::ALERT_PATH;
+use haven_edge::permissions::{GRANTS, Key, Permission, Resource, permissions_of};
+
+/// The `Resource` of a policy statement's resource expression, or a panic naming it: a
+/// resource the declarations cannot name is a permission nobody declared.
+fn resource_of(t: &Template, function: &str, v: &Value) -> Resource {
+    let tag = match v {
+        Value::Tagged(t) => t.tag.to_string(),
+        _ => String::new(),
+    };
+    let text = str_of(v).unwrap_or_else(|| panic!("{function}: resource {v:?}"));
+    match (tag.as_str(), text) {
+        ("", "*") => Resource::Anything,
+        ("!GetAtt", "Table.Arn") => Resource::Table,
+        ("!Sub", "${Table.Arn}/index/*") => Resource::TableIndexes,
+        ("!Ref", "AlertsTopic") => Resource::AlertsTopic,
+        ("!Sub", s) if s.contains("${WebSocketApi}/${Stage}/POST/@connections/") => {
+            Resource::Connections
+        }
+        ("!GetAtt", s) if s.ends_with(".Arn") => {
+            let id = s.trim_end_matches(".Arn");
+            if let Some(key) = [Key::Medical, Key::Identity, Key::Integration]
+                .into_iter()
+                .find(|k| k.logical_id() == id)
+            {
+                return Resource::Key(key);
+            }
+            let queue = &t.resources[id];
+            assert_eq!(
+                queue["Type"].as_str(),
+                Some("AWS::SQS::Queue"),
+                "{function}: a permission on {id}"
+            );
+            let name = str_of(&queue["Properties"]["QueueName"])
+                .expect("QueueName")
+                .trim_start_matches("haven-${Stage}-");
+            let spec = haven_domain::catalogue::queue(name)
+                .unwrap_or_else(|| panic!("{function}: queue {name} is not in the catalogue"));
+            Resource::Queue(spec.name)
+        }
+        _ => panic!("{function}: a permission on {tag} {text}, which no declaration names"),
+    }
+}
+
+fn one_or_many(v: &Value) -> Vec<Value> {
+    match untag(v) {
+        Value::Sequence(items) => items.clone(),
+        _ => vec![v.clone()],
+    }
+}
+
+/// Every (action, resource) a function's policies grant.
+fn granted(t: &Template, id: &str, function: &str) -> BTreeSet<Permission> {
+    let mut out = BTreeSet::new();
+    let policies = &t.resources[id]["Properties"]["Policies"];
+    let Some(policies) = policies.as_sequence() else {
+        assert!(policies.is_null(), "{function}: Policies is not a list");
+        return out;
+    };
+    for policy in policies {
+        let statements = policy["Statement"].as_sequence().unwrap_or_else(|| {
+            panic!("{function}: only inline statements are declared, not {policy:?}")
+        });
+        for s in statements {
+            assert_eq!(s["Effect"].as_str(), Some("Allow"), "{function}");
+            assert!(s.get("Condition").is_none(), "{function}: a condition");
+            for action in one_or_many(&s["Action"]) {
+                let action = action.as_str().expect("action").to_owned();
+                for r in one_or_many(&s["Resource"]) {
+                    let on = resource_of(t, function, &r);
+                    let action: &'static str = Box::leak(action.clone().into_boxed_str());
+                    out.insert(Permission { action, on });
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_function_has_exactly_the_permissions_it_declares() {
+    let t = Template::load();
+    let mut failures = Vec::new();
+    for (id, function) in t.functions() {
+        let declared = permissions_of(&function).unwrap_or_else(|| {
+            panic!("{function} has no declared grants (haven_edge::permissions)")
+        });
+        let granted = granted(&t, &id, &function);
+        let extra: Vec<_> = granted.difference(&declared).collect();
+        let missing: Vec<_> = declared.difference(&granted).collect();
+        if !extra.is_empty() || !missing.is_empty() {
+            failures.push(format!(
+                "{function}: not declared {extra:?}; declared but not granted {missing:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_function_seals_with_its_own_key_and_opens_only_the_keys_it_names() {
+    let t = Template::load();
+    let globals = yaml("template.yaml");
+    let env_of = |id: &str, name: &str| -> Option<String> {
+        let local = &t.resources[id]["Properties"]["Environment"]["Variables"][name];
+        let global = &globals["Globals"]["Function"]["Environment"]["Variables"][name];
+        [local, global]
+            .into_iter()
+            .find(|v| !v.is_null())
+            .and_then(|v| str_of(v).map(str::to_owned))
+    };
+    let key_named = |logical: &str| {
+        [Key::Medical, Key::Identity, Key::Integration]
+            .into_iter()
+            .find(|k| k.logical_id() == logical)
+    };
+    for (id, function) in t.functions() {
+        let grants = haven_edge::permissions::grants_of(&function).expect("declared");
+        let own = env_of(&id, "HAVEN_KMS_KEY_ID").and_then(|k| key_named(&k));
+        let also: Vec<Key> = env_of(&id, "HAVEN_KMS_ALSO_OPENS")
+            .map(|k| k.split(',').filter_map(key_named).collect())
+            .unwrap_or_default();
+        for g in grants {
+            match g {
+                haven_edge::permissions::Grant::Seal(k) => {
+                    assert_eq!(own, Some(*k), "{function} seals under HAVEN_KMS_KEY_ID")
+                }
+                haven_edge::permissions::Grant::Open(k) => assert!(
+                    own == Some(*k) || also.contains(k),
+                    "{function} opens {k:?} but neither HAVEN_KMS_KEY_ID nor HAVEN_KMS_ALSO_OPENS names it"
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn every_function_logs_to_its_own_group_with_a_retention() {
+    let t = Template::load();
+    for (id, function) in t.functions() {
+        let config = &t.resources[&id]["Properties"]["LoggingConfig"];
+        assert_eq!(config["LogFormat"].as_str(), Some("JSON"), "{function}");
+        let group = str_of(&config["LogGroup"]).unwrap_or_else(|| panic!("{function} log group"));
+        let g = &t.resources[group];
+        assert_eq!(
+            g["Type"].as_str(),
+            Some("AWS::Logs::LogGroup"),
+            "{function}"
+        );
+        assert_eq!(
+            str_of(&g["Properties"]["LogGroupName"]),
+            Some(format!("/haven/${{Stage}}/{function}").as_str())
+        );
+        assert!(
+            !g["Properties"]["RetentionInDays"].is_null(),
+            "{function}: logs kept forever"
+        );
+    }
+}
+
+#[test]
+fn the_alert_path_has_reserved_concurrency_and_nothing_else_does() {
+    let t = Template::load();
+    for (id, function) in t.functions() {
+        let reserved = &t.resources[&id]["Properties"]["ReservedConcurrentExecutions"];
+        assert_eq!(
+            !reserved.is_null(),
+            ALERT_PATH.contains(&function.as_str()),
+            "{function}: reserved concurrency"
+        );
+    }
+    for f in ALERT_PATH {
+        assert!(all_functions().contains(f), "{f} is not a function");
+    }
+}
+
+#[test]
+fn every_dead_letter_queue_and_the_alert_path_have_alarms_with_runbooks() {
+    let t = Template::load();
+    let runbook = std::fs::read_to_string(root().join("docs/operations.md")).expect("runbook");
+    let alarms: Vec<(&String, &Value)> = t.of_type("AWS::CloudWatch::Alarm").collect();
+    for (id, a) in &alarms {
+        let p = &a["Properties"];
+        assert!(
+            str_of(&p["AlarmActions"][0]) == Some("AlarmTopic"),
+            "{id} notifies no one"
+        );
+        let description = p["AlarmDescription"].as_str().expect("description");
+        let heading = description
+            .split("docs/operations.md \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("{id} names no runbook entry"));
+        assert!(
+            runbook.contains(&format!("## {heading}")),
+            "docs/operations.md has no \"## {heading}\" for {id}"
+        );
+    }
+    // Each dead-letter queue is watched.
+    for q in QUEUES.iter().filter(|q| q.dead_letter.is_none()) {
+        let (queue_id, _) = t
+            .of_type("AWS::SQS::Queue")
+            .find(|(_, r)| {
+                str_of(&r["Properties"]["QueueName"])
+                    == Some(format!("haven-${{Stage}}-{}", q.name).as_str())
+            })
+            .expect("queue");
+        assert!(
+            alarms.iter().any(|(_, a)| {
+                let p = &a["Properties"];
+                p["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
+                    && str_of(&p["Dimensions"][0]["Value"])
+                        == Some(format!("{queue_id}.QueueName").as_str())
+            }),
+            "no alarm on {}",
+            q.name
+        );
+    }
+    // The alarm on Haven's own metric names one the functions emit.
+    let custom: Vec<&str> = alarms
+        .iter()
+        .filter(|(_, a)| {
+            a["Properties"]["Namespace"].as_str() == Some(haven_edge::logging::NAMESPACE)
+        })
+        .map(|(_, a)| a["Properties"]["MetricName"].as_str().expect("metric"))
+        .collect();
+    assert!(custom.contains(&"AlertsUnacknowledged"));
+    for m in custom {
+        assert!(
+            haven_domain::metrics::Metric::ALL
+                .iter()
+                .any(|x| x.name() == m),
+            "alarm on {m}, which no function emits"
+        );
+    }
+    let alert_fn = t
+        .functions()
+        .into_iter()
+        .find(|(_, b)| b == "emergency-alert")
+        .map(|(id, _)| id)
+        .expect("alert function");
+    for metric in ["Errors", "Duration"] {
+        assert!(
+            alarms.iter().any(|(_, a)| {
+                let p = &a["Properties"];
+                p["MetricName"].as_str() == Some(metric)
+                    && str_of(&p["Dimensions"][0]["Value"]) == Some(alert_fn.as_str())
+            }),
+            "no {metric} alarm on the alert function"
+        );
+    }
+}
+
+#[test]
+fn declarations_cover_only_real_functions() {
+    let functions: BTreeSet<&str> = all_functions().into_iter().collect();
+    for g in GRANTS {
+        assert!(
+            functions.contains(g.function),
+            "{} is not a function",
+            g.function
+        );
+    }
 }

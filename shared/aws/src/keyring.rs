@@ -56,12 +56,17 @@ fn plaintext_key(blob: Option<Blob>) -> Result<PlaintextKey, KeyRingError> {
 pub struct KmsKeyRing {
     client: Client,
     key_id: String,
+    /// Further keys whose blobs this ring may open (never seal with). A function that
+    /// handles two kinds of secret, each under its own key, names both; IAM still decides
+    /// which keys it may use.
+    also_opens: Vec<String>,
 }
 
 impl std::fmt::Debug for KmsKeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KmsKeyRing")
             .field("key_id", &self.key_id)
+            .field("also_opens", &self.also_opens)
             .finish_non_exhaustive()
     }
 }
@@ -72,7 +77,15 @@ impl KmsKeyRing {
         KmsKeyRing {
             client,
             key_id: key_id.into(),
+            also_opens: Vec::new(),
         }
+    }
+
+    /// Also opens blobs wrapped by these keys (ids, ARNs or aliases), tried in order after
+    /// the ring's own key.
+    pub fn also_opening(mut self, key_ids: impl IntoIterator<Item = String>) -> Self {
+        self.also_opens = key_ids.into_iter().filter(|k| !k.is_empty()).collect();
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -116,11 +129,31 @@ impl KeyRing for KmsKeyRing {
         if wrapped.is_empty() {
             return Err(KeyRingError::Refused);
         }
+        // A blob names its key, but naming the expected one makes KMS refuse a blob wrapped
+        // by any other key. A refusal moves on to the next key this ring may open.
+        let mut refused = KeyRingError::Refused;
+        for key_id in std::iter::once(&self.key_id).chain(&self.also_opens) {
+            match self.decrypt_with(key_id, wrapped, context).await {
+                Err(KeyRingError::Refused) => continue,
+                Err(e @ KeyRingError::Unavailable(_)) => refused = e,
+                ok => return ok,
+            }
+        }
+        Err(refused)
+    }
+}
+
+impl KmsKeyRing {
+    async fn decrypt_with(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<PlaintextKey, KeyRingError> {
         let mut out = self
             .client
             .decrypt()
-            // Naming the key makes KMS refuse a blob wrapped by any other key.
-            .key_id(&self.key_id)
+            .key_id(key_id)
             .ciphertext_blob(Blob::new(wrapped))
             .set_encryption_context(context_map(context))
             .send()

@@ -30,8 +30,10 @@ pub use table::DynamoTable;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {
     pub table_name: String,
-    /// A key id, key ARN or `alias/...`.
+    /// A key id, key ARN or `alias/...`: seals and opens.
     pub kms_key_id: String,
+    /// Keys whose blobs this function may also open (`HAVEN_KMS_ALSO_OPENS`, comma-separated).
+    pub kms_also_opens: Vec<String>,
     /// Prepended to logical queue and topic names when they are looked up by name.
     pub resource_prefix: String,
     /// The `@connections` endpoint: `https://{domain}/{stage}` on AWS.
@@ -39,13 +41,16 @@ pub struct AwsSettings {
 }
 
 impl AwsSettings {
-    /// Reads `HAVEN_TABLE`, `HAVEN_KMS_KEY_ID`, `HAVEN_RESOURCE_PREFIX` and
+    /// Reads `HAVEN_TABLE`, `HAVEN_KMS_KEY_ID`, `HAVEN_KMS_ALSO_OPENS`, `HAVEN_RESOURCE_PREFIX` and
     /// `HAVEN_WEBSOCKET_ENDPOINT`; empty values count as unset.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         AwsSettings {
             table_name: var("HAVEN_TABLE").unwrap_or_else(|| "haven".to_owned()),
             kms_key_id: var("HAVEN_KMS_KEY_ID").unwrap_or_else(|| "alias/haven".to_owned()),
+            kms_also_opens: var("HAVEN_KMS_ALSO_OPENS")
+                .map(|v| v.split(',').map(|k| k.trim().to_owned()).collect())
+                .unwrap_or_default(),
             resource_prefix: var("HAVEN_RESOURCE_PREFIX").unwrap_or_else(|| "haven-".to_owned()),
             websocket_endpoint: var("HAVEN_WEBSOCKET_ENDPOINT"),
         }
@@ -87,7 +92,8 @@ impl AwsBackend {
                 aws_sdk_sns::Client::new(sdk),
                 settings.resource_prefix.clone(),
             ),
-            key_ring: KmsKeyRing::new(aws_sdk_kms::Client::new(sdk), settings.kms_key_id.clone()),
+            key_ring: KmsKeyRing::new(aws_sdk_kms::Client::new(sdk), settings.kms_key_id.clone())
+                .also_opening(settings.kms_also_opens.clone()),
             connections: ApiGatewayConnections::new(sdk, settings.websocket_endpoint.as_deref()),
         }
     }

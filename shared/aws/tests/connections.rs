@@ -63,6 +63,7 @@ async fn posts_go_under_the_stage_and_answers_map_to_port_errors() {
     let settings = AwsSettings {
         table_name: "haven".into(),
         kms_key_id: "alias/haven".into(),
+        kms_also_opens: Vec::new(),
         resource_prefix: "haven-".into(),
         // As on AWS: https://{domain}/{stage}.
         websocket_endpoint: Some(format!("{base}/prod")),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{IndexStatus, TimeToLiveStatus};
-use haven_aws::{AwsBackend, AwsSettings, provision};
+use haven_aws::{AwsBackend, AwsSettings, KmsKeyRing, provision};
 use haven_domain::catalogue::{QUEUES, TOPICS};
 use haven_domain::item::EXPIRES_AT;
 use haven_domain::ports::table::CancelReason;
@@ -55,6 +55,7 @@ fn settings(endpoint: &str) -> AwsSettings {
     AwsSettings {
         table_name: format!("{prefix}haven"),
         kms_key_id: format!("alias/{prefix}haven"),
+        kms_also_opens: Vec::new(),
         resource_prefix: prefix,
         websocket_endpoint: Some(endpoint.to_owned()),
     }
@@ -488,6 +489,62 @@ async fn data_keys_round_trip_and_refuse_another_context() {
     }
     assert_eq!(
         ring.decrypt_data_key(&tampered, &context).await.err(),
+        Some(KeyRingError::Refused)
+    );
+}
+
+#[tokio::test]
+async fn a_ring_opens_a_second_key_only_when_told_to() {
+    let Some(endpoint) = endpoint("kms second key") else {
+        return;
+    };
+    let sdk = sdk(&endpoint).await;
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let medical = format!("alias/{}medical", unique("k"));
+    let integration = format!("alias/{}integration", unique("k"));
+    for alias in [&medical, &integration] {
+        provision::create_key(&kms, alias)
+            .await
+            .expect("create key");
+    }
+    let context = EncryptionContext::new().with("hospital", "h-1");
+    let sealed = KmsKeyRing::new(kms.clone(), integration.clone())
+        .generate_data_key(&context)
+        .await
+        .expect("data key");
+    // The medical-data ring alone refuses the integration key's blob...
+    let medical_only = KmsKeyRing::new(kms.clone(), medical.clone());
+    assert_eq!(
+        medical_only
+            .decrypt_data_key(&sealed.wrapped, &context)
+            .await
+            .err(),
+        Some(KeyRingError::Refused)
+    );
+    // ...and opens it once told it may, while still opening its own.
+    let both = medical_only.also_opening([integration.clone()]);
+    assert_eq!(
+        *both
+            .decrypt_data_key(&sealed.wrapped, &context)
+            .await
+            .expect("opens the second key's blob"),
+        *sealed.plaintext
+    );
+    let own = both.generate_data_key(&context).await.expect("own key");
+    assert_eq!(
+        *both
+            .decrypt_data_key(&own.wrapped, &context)
+            .await
+            .expect("opens its own"),
+        *own.plaintext
+    );
+    // A blob of neither key, or a tampered one, is still refused.
+    let mut tampered = sealed.wrapped.clone();
+    if let Some(last) = tampered.last_mut() {
+        *last ^= 1;
+    }
+    assert_eq!(
+        both.decrypt_data_key(&tampered, &context).await.err(),
         Some(KeyRingError::Refused)
     );
 }

@@ -17,6 +17,7 @@ pub mod identity;
 pub mod ids;
 pub mod item;
 pub mod medical;
+pub mod metrics;
 pub mod ports;
 pub mod roles;
 pub mod tracking;

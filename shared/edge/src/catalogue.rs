@@ -512,6 +512,20 @@ pub fn access_of(function: &str) -> Access {
 /// and wrong methods get problem+json on AWS as they do locally.
 pub const FALLBACK_FUNCTION: &str = "route-not-found";
 
+/// The functions a person in distress waits on: raising the alert, a hospital's answer, and
+/// the workers that tell hospitals. Each gets reserved concurrency on AWS, so a surge of
+/// other traffic cannot starve it.
+pub const ALERT_PATH: &[&str] = &[
+    "emergency-alert",
+    "comms-ack",
+    "comms-ack-link-answer",
+    "comms-webhook-worker",
+    "comms-sms-worker",
+    "comms-hospital-api-worker",
+    "comms-deadline-worker",
+    "comms-outbox-relay",
+];
+
 pub const SOCKET_ROUTES: &[SocketRoute] = &[
     SocketRoute {
         route_key: "$connect",

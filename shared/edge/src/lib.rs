@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod cors;
 pub mod json;
 pub mod logging;
+pub mod permissions;
 pub mod problem;
 pub mod respond;
 

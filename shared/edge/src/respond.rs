@@ -9,6 +9,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use haven_domain::ports::Ports;
+use tracing::Instrument;
 
 use crate::auth::{Caller, authorize};
 use crate::catalogue::access_of;
@@ -54,10 +55,27 @@ where
             _ => None,
         })
         .unwrap_or_else(|| req.uri().path().to_owned());
-    let result = match authorize(ports, &req, access_of(function)).await {
-        Ok(caller) => handler(caller, req).await,
-        Err(e) => Err(e),
-    };
+    // Every line logged while the request is handled carries these ids.
+    let params = req.path_parameters();
+    let span = tracing::info_span!(
+        "request",
+        request_id = id.as_deref(),
+        function,
+        alert_id = params.first("alert_id"),
+        hospital_id = route
+            .contains("/hospitals/{id}")
+            .then(|| params.first("id"))
+            .flatten(),
+    );
+    let result = async {
+        match authorize(ports, &req, access_of(function)).await {
+            Ok(caller) => handler(caller, req).await,
+            Err(e) => Err(e),
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let _in_request = span.enter();
     let mut response = match result {
         Ok(r) => r,
         Err(e) => e.into_response(id.as_deref()),
@@ -66,8 +84,6 @@ where
         response.headers_mut().insert("x-request-id", value);
     }
     tracing::info!(
-        request_id = id.as_deref().unwrap_or("-"),
-        function,
         method = %method,
         route = %route,
         status = response.status().as_u16(),

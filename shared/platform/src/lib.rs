@@ -1,9 +1,9 @@
 //! Builds the ports for this process, once, from its environment, and runs a handler as a
-//! Lambda function on them. `HAVEN_BACKEND=embedded` (the default: SQLite and a key file in
-//! `HAVEN_DATA_DIR`) or `HAVEN_BACKEND=aws` (DynamoDB, SQS, SNS, KMS; `AWS_ENDPOINT_URL`
-//! points them anywhere, moto's server included).
+//! Lambda function on them. `HAVEN_BACKEND=embedded` (SQLite and a key file in
+//! `HAVEN_DATA_DIR`; the default in builds with the `embedded` feature) or `HAVEN_BACKEND=aws`
+//! (DynamoDB, SQS, SNS, KMS; `AWS_ENDPOINT_URL` points them anywhere, moto's server included;
+//! the only backend, and the default, of the Lambda builds).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use haven_aws::AwsBackend;
@@ -11,12 +11,15 @@ use haven_domain::comms::CommsSettings;
 use haven_domain::identity::keys::KeyCache;
 use haven_domain::ports::{CachingKeyRing, Ports};
 use haven_domain::{Clock, IdGenerator, RandomIds, SystemClock};
-use haven_embedded::EmbeddedBackend;
 use haven_webhooks::HttpWebhooks;
 
+#[cfg(feature = "embedded")]
+mod embedded;
 pub mod faults;
 mod roads;
 
+#[cfg(feature = "embedded")]
+pub use embedded::{EmbeddedPorts, data_dir};
 pub use roads::RoadRouting;
 
 pub use haven_edge;
@@ -34,122 +37,33 @@ pub enum Backend {
 pub enum PlatformError {
     #[error("HAVEN_BACKEND must be `embedded` or `aws`, not `{0}`")]
     UnknownBackend(String),
+    #[cfg(feature = "embedded")]
     #[error("cannot open the embedded backend in {dir}: {source}")]
     Embedded {
-        dir: PathBuf,
+        dir: std::path::PathBuf,
         source: haven_embedded::EmbeddedError,
     },
+    #[error("this build has no embedded backend (it is built for AWS): set HAVEN_BACKEND=aws")]
+    NoEmbedded,
 }
 
 impl Backend {
+    /// `HAVEN_BACKEND`; unset, the embedded backend where the build has one, else AWS (so a
+    /// Lambda build can never write alerts to a throwaway SQLite file).
     pub fn from_env() -> Result<Self, PlatformError> {
-        match std::env::var("HAVEN_BACKEND").as_deref() {
-            Err(_) | Ok("") | Ok("embedded") => Ok(Backend::Embedded),
-            Ok("aws") => Ok(Backend::Aws),
-            Ok(other) => Err(PlatformError::UnknownBackend(other.to_owned())),
+        Self::named(std::env::var("HAVEN_BACKEND").ok().as_deref())
+    }
+
+    pub fn named(name: Option<&str>) -> Result<Self, PlatformError> {
+        let embedded = cfg!(feature = "embedded");
+        match name {
+            None | Some("") if embedded => Ok(Backend::Embedded),
+            None | Some("") => Ok(Backend::Aws),
+            Some("embedded") if embedded => Ok(Backend::Embedded),
+            Some("embedded") => Err(PlatformError::NoEmbedded),
+            Some("aws") => Ok(Backend::Aws),
+            Some(other) => Err(PlatformError::UnknownBackend(other.to_owned())),
         }
-    }
-}
-
-/// Where the embedded backend keeps its SQLite file and key file.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("HAVEN_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(".haven"))
-}
-
-/// The ports on the embedded backend.
-pub struct EmbeddedPorts {
-    pub backend: EmbeddedBackend,
-    /// The backend's key ring behind a short-lived cache of unwrapped data keys.
-    pub key_ring: CachingKeyRing<haven_embedded::FileKeyRing>,
-    pub webhooks: HttpWebhooks,
-    /// The estimator, or a routing engine when `HAVEN_ROUTING_URL` names one.
-    pub routing: RoadRouting,
-    /// Deadlines, retries and links; tests shorten them before sharing the ports.
-    pub comms: CommsSettings,
-    clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGenerator>,
-    keys: KeyCache,
-}
-
-impl EmbeddedPorts {
-    pub fn open(
-        dir: PathBuf,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGenerator>,
-    ) -> Result<Self, PlatformError> {
-        let backend = EmbeddedBackend::open(&dir, clock.clone())
-            .map_err(|source| PlatformError::Embedded { dir, source })?;
-        let mut comms = CommsSettings::from_env();
-        // One machine: receivers on loopback are the norm, unless switched off explicitly.
-        comms.allow_private_webhooks =
-            std::env::var("HAVEN_ALLOW_PRIVATE_WEBHOOKS").as_deref() != Ok("0");
-        Ok(EmbeddedPorts {
-            key_ring: CachingKeyRing::from_env(backend.key_ring.clone()),
-            webhooks: HttpWebhooks::new(),
-            routing: RoadRouting::from_env(),
-            comms,
-            backend,
-            clock,
-            ids,
-            keys: KeyCache::default(),
-        })
-    }
-    pub fn from_env() -> Result<Self, PlatformError> {
-        Self::in_dir(data_dir())
-    }
-    /// The embedded ports in `dir` with the system clock and random ids.
-    pub fn in_dir(dir: PathBuf) -> Result<Self, PlatformError> {
-        Self::open(dir, Arc::new(SystemClock), Arc::new(RandomIds))
-    }
-}
-
-impl Ports for EmbeddedPorts {
-    type Table = haven_embedded::SqliteTable;
-    type Queue = haven_embedded::SqliteQueue;
-    type Publisher = haven_embedded::SqlitePublisher;
-    type KeyRing = CachingKeyRing<haven_embedded::FileKeyRing>;
-    type Connections = haven_embedded::LocalSockets;
-    type Webhooks = HttpWebhooks;
-    type Routing = RoadRouting;
-
-    fn table(&self) -> &Self::Table {
-        &self.backend.table
-    }
-    fn queue(&self) -> &Self::Queue {
-        &self.backend.queue
-    }
-    fn publisher(&self) -> &Self::Publisher {
-        &self.backend.publisher
-    }
-    fn key_ring(&self) -> &Self::KeyRing {
-        &self.key_ring
-    }
-    fn connections(&self) -> &Self::Connections {
-        &self.backend.connections
-    }
-    fn webhooks(&self) -> &Self::Webhooks {
-        &self.webhooks
-    }
-    fn routing(&self) -> &Self::Routing {
-        &self.routing
-    }
-    fn comms(&self) -> &CommsSettings {
-        &self.comms
-    }
-    fn clock(&self) -> &dyn Clock {
-        self.clock.as_ref()
-    }
-    fn ids(&self) -> &dyn IdGenerator {
-        self.ids.as_ref()
-    }
-    fn key_cache(&self) -> &KeyCache {
-        &self.keys
-    }
-    fn backend_name(&self) -> &'static str {
-        "embedded"
     }
 }
 
@@ -248,6 +162,24 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     }
 }
 
+/// The embedded branch of a function's `main`, where the build has the backend.
+#[cfg(feature = "embedded")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __embedded {
+    ($($body:tt)*) => { $($body)* };
+}
+
+/// Without the backend, `Backend::from_env` never picks it; the branch still type-checks.
+#[cfg(not(feature = "embedded"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __embedded {
+    ($($body:tt)*) => {
+        Err($crate::PlatformError::NoEmbedded.into())
+    };
+}
+
 /// `main` for an HTTP function: `haven_platform::http_function!(haven_ops::health_ready);`
 /// builds the ports once, then serves every invocation with the handler.
 #[macro_export]
@@ -257,7 +189,7 @@ macro_rules! http_function {
             $crate::haven_edge::logging::init();
             $crate::block_on(async {
                 match $crate::Backend::from_env()? {
-                    $crate::Backend::Embedded => {
+                    $crate::Backend::Embedded => $crate::__embedded! {{
                         let ports = $crate::EmbeddedPorts::from_env()?;
                         let ports = &ports;
                         $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| {
@@ -269,7 +201,7 @@ macro_rules! http_function {
                             )
                         }))
                         .await
-                    }
+                    }},
                     $crate::Backend::Aws => {
                         let ports = $crate::AwsPorts::from_env().await;
                         let ports = &ports;
@@ -324,14 +256,14 @@ macro_rules! event_function {
             $crate::haven_edge::logging::init();
             $crate::block_on(async {
                 match $crate::Backend::from_env()? {
-                    $crate::Backend::Embedded => {
+                    $crate::Backend::Embedded => $crate::__embedded! {{
                         let ports = $crate::EmbeddedPorts::from_env()?;
                         let ports = &ports;
                         $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
                             move |event| $handler(ports, event),
                         ))
                         .await
-                    }
+                    }},
                     $crate::Backend::Aws => {
                         let ports = $crate::AwsPorts::from_env().await;
                         let ports = &ports;
@@ -344,4 +276,33 @@ macro_rules! event_function {
             })
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backend_follows_haven_backend_and_the_build() {
+        assert_eq!(Backend::named(Some("aws")).ok(), Some(Backend::Aws));
+        assert!(matches!(
+            Backend::named(Some("dynamo")),
+            Err(PlatformError::UnknownBackend(_))
+        ));
+        if cfg!(feature = "embedded") {
+            assert_eq!(Backend::named(None).ok(), Some(Backend::Embedded));
+            assert_eq!(
+                Backend::named(Some("embedded")).ok(),
+                Some(Backend::Embedded)
+            );
+        } else {
+            // A Lambda build never falls back to a local file.
+            assert_eq!(Backend::named(None).ok(), Some(Backend::Aws));
+            assert_eq!(Backend::named(Some("")).ok(), Some(Backend::Aws));
+            assert!(matches!(
+                Backend::named(Some("embedded")),
+                Err(PlatformError::NoEmbedded)
+            ));
+        }
+    }
 }

@@ -13,6 +13,7 @@ use crate::emergencies::store;
 use crate::error::DomainError;
 use crate::hospitals::{Channel, manage};
 use crate::item::Item;
+use crate::metrics::{self, Metric};
 use crate::ports::Ports;
 use crate::roles::Role;
 
@@ -199,6 +200,15 @@ pub enum DeadlineOutcome {
     },
 }
 
+/// Counts an alert moving on from a hospital, and an alert left with nobody to ask (handed
+/// to dispatch: the unacknowledged-alerts alarm watches that count).
+fn observe_escalation(alert: &Alert) {
+    metrics::count(Metric::Escalations, &alert.alert_id);
+    if alert.status == Status::Escalated && alert.hospital.is_none() {
+        metrics::count(Metric::AlertsUnacknowledged, &alert.alert_id);
+    }
+}
+
 /// The deadlines worker: the hospital did not answer in time.
 pub async fn on_deadline<P: Ports>(
     ports: &P,
@@ -247,6 +257,7 @@ pub async fn on_deadline<P: Ports>(
             if first_expiry {
                 manage::count_answer(ports, &msg.hospital_id, None, false).await;
             }
+            observe_escalation(&alert);
             Ok(DeadlineOutcome::Escalated {
                 status: alert.status,
             })
@@ -340,6 +351,7 @@ pub async fn answer<P: Ports>(
     let by = responder.name();
     let mut offered_at = None;
     let mut expired = false;
+    let mut moved_on = false;
     let (alert, _) = store::change(
         ports,
         alert_id,
@@ -409,6 +421,7 @@ pub async fn answer<P: Ports>(
                     if !current {
                         return Ok(vec![]);
                     }
+                    moved_on = true;
                     let why = match reason {
                         Some(r) => format!("declined by {}: {r}", hospital.name),
                         None => format!("declined by {}", hospital.name),
@@ -420,6 +433,16 @@ pub async fn answer<P: Ports>(
     )
     .await?;
     let now = ports.clock().now();
+    match decision {
+        Decision::Accept => metrics::record_since(
+            Metric::TimeToAcknowledgement,
+            &alert.created_at,
+            now,
+            &alert.alert_id,
+        ),
+        Decision::Decline if moved_on => observe_escalation(&alert),
+        Decision::Decline => {}
+    }
     let waited = offered_at.map(|t| now.since(t));
     manage::count_answer(ports, &hospital_id, Some((decision, waited)), expired).await;
     Ok(AnswerView {

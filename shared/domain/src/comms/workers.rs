@@ -21,6 +21,7 @@ use crate::error::DomainError;
 use crate::hospitals::{Channel, manage};
 use crate::identity::audit::{self, AuditEvent};
 use crate::medical::profile::MedicalProfile;
+use crate::metrics::{self, Metric};
 use crate::ports::{OutgoingMessage, Ports, Publisher, Queue, WebhookResponse, Webhooks};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,6 +307,7 @@ async fn mark_notified<P: Ports>(ports: &P, alert: &Alert, event: &AlertEvent, c
         return;
     }
     let note = format!("told by {}", channel.as_str());
+    let mut first_hospital = false;
     let result = store::change(
         ports,
         &alert.alert_id,
@@ -314,13 +316,24 @@ async fn mark_notified<P: Ports>(ports: &P, alert: &Alert, event: &AlertEvent, c
             if !applies(a) {
                 return Err(DomainError::conflict("already moved on"));
             }
+            // Matched → notified happens once: the first hospital told, on any channel.
+            first_hospital = a.status == Status::Matched;
             a.transition(Status::Notified, now, "system", Some(&note))?;
             Ok(vec![])
         },
     )
     .await;
-    if let Err(e) = result {
-        tracing::debug!(alert_id = %alert.alert_id, error = %e, "not marked notified");
+    match result {
+        Ok((a, _)) if first_hospital => metrics::record_since(
+            Metric::TimeToFirstDelivery,
+            &a.created_at,
+            ports.clock().now(),
+            &a.alert_id,
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::debug!(alert_id = %alert.alert_id, error = %e, "not marked notified")
+        }
     }
 }
 

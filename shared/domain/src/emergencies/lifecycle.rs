@@ -219,6 +219,7 @@ pub async fn verify<P: Ports>(
         hand_to_hospital(alert, &ranked, now, &viewer.user_id, &ports.ids().next_id())
     })
     .await?;
+    crate::emergencies::trigger::observe_handoff(&changed.0, ports.clock().now());
     answer(ports, changed).await
 }
 

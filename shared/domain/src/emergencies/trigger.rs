@@ -22,6 +22,7 @@ use crate::hospitals::manage::find;
 use crate::hospitals::ranking::{Criteria, RankedHospital};
 use crate::identity::codes::lookup_hash;
 use crate::item::{EXPIRES_AT, Item, Key, Value};
+use crate::metrics::{self, Metric};
 use crate::ports::{Comparison, Condition, Ports, Table, TableError, TransactOp};
 use crate::{Timestamp, identity};
 
@@ -400,6 +401,7 @@ pub async fn trigger<P: Ports>(
         match ports.table().transact_write(ops).await {
             Ok(()) => {
                 handoff::deliver(ports, &outbox).await;
+                observe_handoff(&alert, now);
                 if alert.status == Status::Unverified {
                     send_verification_code(ports, &alert).await;
                 }
@@ -426,6 +428,20 @@ fn idempotency_record(key: &Key, alert_id: &str, fingerprint: &str, now: Timesta
             EXPIRES_AT,
             Value::n(now.plus(IDEMPOTENCY_LIFETIME).epoch_seconds()),
         )
+}
+
+/// The alert path's metrics for a handoff just stored: how long matching took, or that no
+/// hospital was in reach (dispatch takes it).
+pub(crate) fn observe_handoff(alert: &Alert, now: Timestamp) {
+    match alert.status {
+        Status::Matched => {
+            metrics::record_since(Metric::TimeToMatch, &alert.created_at, now, &alert.alert_id)
+        }
+        Status::Escalated if alert.hospital.is_none() => {
+            metrics::count(Metric::AlertsUnacknowledged, &alert.alert_id)
+        }
+        _ => {}
+    }
 }
 
 /// The stored alert as the answer to a retry or a second tap.
