@@ -111,17 +111,15 @@ class RuntimeApi:
                     self._reply(202)
                     api.responses.put((None, False, now, body))
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a killed function's connection resets; nothing to report
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def reset(self):
-        self.first_next = None
-        self.handed_at.clear()
-        while not self.events.empty():
-            self.events.get_nowait()
-        while not self.responses.empty():
-            self.responses.get_nowait()
 
     def invoke(self, request_id, body, timeout=30):
         self.events.put((request_id, body))
@@ -175,13 +173,16 @@ def start_moto():
     out = subprocess.run([str(ROOT / "scripts" / "moto.sh")], capture_output=True, text=True, check=True)
     pid, url = out.stdout.split()
     env = {**os.environ, **AWS_ENV, "AWS_ENDPOINT_URL": url}
-    subprocess.run(
-        ["cargo", "run", "--quiet", "-p", "haven-local", "--bin", "haven-admin", "--", "provision"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    # The stack as a deployment has it: tables, queues, topics, keys, and a token-signing key
+    # (otherwise every token check would look for one in the table).
+    for command in ["provision", "rotate-signing-key"]:
+        subprocess.run(
+            ["cargo", "run", "--quiet", "-p", "haven-local", "--bin", "haven-admin", "--", command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return int(pid), url
 
 
@@ -193,8 +194,17 @@ def zipped_size(binary):
         return z.stat().st_size
 
 
-def bench_own_api(api, name, binary, event):
-    api.reset()
+def bench_own_api(name, binary, event):
+    # A Runtime API of its own per function: a killed process leaves a server thread blocked
+    # in its `next`, which must not take the next function's event.
+    api = RuntimeApi()
+    try:
+        return run_on_api(api, name, binary, event)
+    finally:
+        api.server.shutdown()
+
+
+def run_on_api(api, name, binary, event):
     with tempfile.TemporaryDirectory() as data_dir:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -208,15 +218,22 @@ def bench_own_api(api, name, binary, event):
             init = api.first_next - t0
             warm = [api.invoke(f"warm-{i}", event) for i in range(WARM)]
             rss = peak_rss_mb(proc.pid)
-        finally:
+        except Exception as e:
             proc.kill()
             _, err = proc.communicate()
-        return init, first, statistics.median(warm), rss, err
+            raise RuntimeError(f"{name}: {e!r}; its stderr: {err.decode(errors='replace')[-1500:]}") from e
+        proc.kill()
+        proc.communicate()
+        return init, first, statistics.median(warm), rss
 
 
-def bench_emulator(port, name, binary, event):
-    """Under cargo lambda's emulator: start to first response, and the warm median."""
-    url = f"http://127.0.0.1:{port}/2015-03-31/functions/{name}/invocations"
+def bench_emulator(name, binary, event):
+    """Under cargo lambda's emulator: start to first response, and the warm median. A fresh
+    emulator per function, for the same reason as a fresh Runtime API."""
+    port = free_port()
+    emulator = start_emulator(port)
+    # `--only-lambda-apis` serves one function, named `_`.
+    url = f"http://127.0.0.1:{port}/2015-03-31/functions/_/invocations"
 
     def call():
         req = urllib.request.Request(url, data=event, headers={"Content-Type": "application/json"})
@@ -224,13 +241,10 @@ def bench_emulator(port, name, binary, event):
             r.read()
 
     with tempfile.TemporaryDirectory() as data_dir:
+        env = function_env(name, data_dir, f"http://127.0.0.1:{port}/.rt")
+        env["AWS_LAMBDA_FUNCTION_NAME"] = "_"
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [str(binary)],
-            env=function_env(name, data_dir, f"127.0.0.1:{port}/.rt"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             call()
             cold = time.perf_counter() - t0
@@ -242,13 +256,15 @@ def bench_emulator(port, name, binary, event):
         finally:
             proc.kill()
             proc.wait()
+            emulator.kill()
+            emulator.wait()
     return cold, statistics.median(warm)
 
 
 def start_emulator(port):
     cargo_lambda = ROOT / ".venv" / "bin" / "cargo-lambda"
     proc = subprocess.Popen(
-        [str(cargo_lambda), "lambda", "watch", "--only-lambda-apis", "-a", "127.0.0.1", "-P", str(port)],
+        [str(cargo_lambda), "lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -279,9 +295,6 @@ def main():
         sys.exit(f"no functions under {lambda_dir}: run `make package` first")
 
     moto_pid, ENDPOINT[0] = start_moto()
-    api = RuntimeApi()
-    port = free_port()
-    emulator = None if args.no_emulator else start_emulator(port)
     rows = []
     try:
         print(f"{'function':28} {'size MB':>8} {'zip MB':>7} {'init ms':>8} {'first ms':>9} {'warm ms':>8} {'rss MB':>7} {'emu cold':>9} {'emu warm':>9}")
@@ -290,10 +303,10 @@ def main():
             event = (ROOT / "events" / f"{name}.json").read_bytes()
             size = binary.stat().st_size
             zsize = zipped_size(binary)
-            init, first, warm, rss, err = bench_own_api(api, name, binary, event)
+            init, first, warm, rss = bench_own_api(name, binary, event)
             emu_cold = emu_warm = float("nan")
-            if emulator:
-                emu_cold, emu_warm = bench_emulator(port, name, binary, event)
+            if not args.no_emulator:
+                emu_cold, emu_warm = bench_emulator(name, binary, event)
             row = {
                 "function": name,
                 "size_bytes": size,
@@ -312,10 +325,6 @@ def main():
                 flush=True,
             )
     finally:
-        if emulator:
-            emulator.kill()
-            emulator.wait()
-        api.server.shutdown()
         os.kill(moto_pid, 15)
 
     def summary(key):
@@ -329,6 +338,8 @@ def main():
         ("first_ms", "first invocation (ms)"),
         ("warm_ms", "warm invocation (ms)"),
         ("peak_rss_mb", "peak RSS (MB)"),
+        ("emulator_cold_ms", "emulator cold (ms)"),
+        ("emulator_warm_ms", "emulator warm (ms)"),
     ]:
         lo, mid, hi = summary(key)
         print(f"{label:24} min {lo:12.3f}  median {mid:12.3f}  max {hi:12.3f}")

@@ -59,6 +59,20 @@ pub async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// An alert raised by `token` at `at` (latitude, longitude); asserts 201 and returns the alert.
+pub async fn trigger(gw: &RunningGateway, token: &str, kind: &str, at: (f64, f64)) -> Value {
+    let (status, alert) = call(
+        gw,
+        "POST",
+        "/api/v1/emergency/alert",
+        Some(token),
+        Some(json!({"latitude": at.0, "longitude": at.1, "accuracy_m": 10.0, "emergency_type": kind})),
+    )
+    .await;
+    assert_eq!(status, 201, "{alert}");
+    alert
+}
+
 /// A newly registered patient, signed in: (access token, user id).
 pub async fn new_patient(gw: &RunningGateway, full_name: &str) -> (String, String) {
     let email = unique_email("patient");

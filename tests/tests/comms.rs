@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use haven_domain::comms::CommsSettings;
 use haven_tests::gateway::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
-use haven_tests::http::{call, login, new_patient, new_staff};
+use haven_tests::http::{call, login, new_patient, new_staff, trigger};
 use haven_tests::receiver::{Delivery, Receiver, Reply};
 use serde_json::{Value, json};
 
@@ -32,19 +32,6 @@ async fn admin(gw: &RunningGateway) -> String {
 /// Points every Nairobi hospital's webhook at `receiver`; returns each one's secret.
 async fn webhooks_to(gw: &RunningGateway, receiver: &Receiver) -> BTreeMap<String, String> {
     haven_tests::burst::webhooks_to(gw, &admin(gw).await, &receiver.url, &["fhir", "hl7v2"]).await
-}
-
-async fn trigger(gw: &RunningGateway, token: &str, kind: &str, at: (f64, f64)) -> Value {
-    let (status, alert) = call(
-        gw,
-        "POST",
-        "/api/v1/emergency/alert",
-        Some(token),
-        Some(json!({"latitude": at.0, "longitude": at.1, "accuracy_m": 10.0, "emergency_type": kind})),
-    )
-    .await;
-    assert_eq!(status, 201, "{alert}");
-    alert
 }
 
 fn of_alert<'a>(deliveries: &'a [Delivery], alert_id: &str, kind: &str) -> Vec<&'a Delivery> {

@@ -11,7 +11,7 @@ use haven_domain::comms::CommsSettings;
 use haven_domain::metrics::TARGET;
 use haven_edge::logging::{JsonLines, NAMESPACE};
 use haven_tests::gateway::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
-use haven_tests::http::{call, login, new_patient, new_staff};
+use haven_tests::http::{call, login, new_patient, new_staff, trigger};
 use haven_tests::receiver::Receiver;
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::MakeWriter;
@@ -82,19 +82,6 @@ async fn wait_for_metric(alert_id: &str, name: &str) -> f64 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("no {name} for {alert_id}: {:?}", metrics_of(alert_id));
-}
-
-async fn trigger(gw: &RunningGateway, token: &str, kind: &str, at: (f64, f64)) -> Value {
-    let (status, alert) = call(
-        gw,
-        "POST",
-        "/api/v1/emergency/alert",
-        Some(token),
-        Some(json!({"latitude": at.0, "longitude": at.1, "accuracy_m": 10.0, "emergency_type": kind})),
-    )
-    .await;
-    assert_eq!(status, 201, "{alert}");
-    alert
 }
 
 async fn answer(gw: &RunningGateway, hospital: &str, alert_id: &str, decision: &str) -> Value {

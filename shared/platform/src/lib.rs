@@ -26,6 +26,7 @@ pub use haven_edge;
 pub use lambda_http;
 pub use lambda_runtime;
 pub use tokio;
+pub use tracing;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -260,7 +261,17 @@ macro_rules! event_function {
                         let ports = $crate::EmbeddedPorts::from_env()?;
                         let ports = &ports;
                         $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
-                            move |event| $handler(ports, event),
+                            move |event| {
+                                // Every line of the invocation names its function, as an
+                                // HTTP request's do.
+                                $crate::tracing::Instrument::instrument(
+                                    $handler(ports, event),
+                                    $crate::tracing::info_span!(
+                                        "invocation",
+                                        function = env!("CARGO_BIN_NAME")
+                                    ),
+                                )
+                            },
                         ))
                         .await
                     }},
@@ -268,7 +279,17 @@ macro_rules! event_function {
                         let ports = $crate::AwsPorts::from_env().await;
                         let ports = &ports;
                         $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
-                            move |event| $handler(ports, event),
+                            move |event| {
+                                // Every line of the invocation names its function, as an
+                                // HTTP request's do.
+                                $crate::tracing::Instrument::instrument(
+                                    $handler(ports, event),
+                                    $crate::tracing::info_span!(
+                                        "invocation",
+                                        function = env!("CARGO_BIN_NAME")
+                                    ),
+                                )
+                            },
                         ))
                         .await
                     }
