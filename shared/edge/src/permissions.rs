@@ -100,23 +100,17 @@ impl Grant {
             Grant::Open(key) => vec![p("kms:Decrypt", Resource::Key(key))],
             Grant::PublishAlerts => vec![p("sns:Publish", Resource::AlertsTopic)],
             Grant::Text => vec![p("sns:Publish", Resource::Anything)],
-            Grant::SendTo(q) => vec![p("sqs:SendMessage", Resource::Queue(queue(q)))],
+            Grant::SendTo(q) => vec![p("sqs:SendMessage", Resource::Queue(q))],
             Grant::Park(q) => vec![p("sqs:SendMessage", Resource::Queue(dead_letter_of(q)))],
             Grant::Reschedule(q) => {
-                vec![p("sqs:ChangeMessageVisibility", Resource::Queue(queue(q)))]
+                vec![p("sqs:ChangeMessageVisibility", Resource::Queue(q))]
             }
-            Grant::Depth(q) => vec![p("sqs:GetQueueAttributes", Resource::Queue(queue(q)))],
+            Grant::Depth(q) => vec![p("sqs:GetQueueAttributes", Resource::Queue(q))],
             Grant::PostToConnections => {
                 vec![p("execute-api:ManageConnections", Resource::Connections)]
             }
         }
     }
-}
-
-/// The catalogue's spelling of a queue name (an unknown name stays as written and fails the
-/// template test).
-fn queue(name: &'static str) -> &'static str {
-    catalogue::queue(name).map_or(name, |q| q.name)
 }
 
 /// The dead-letter queue of a queue, from the catalogue.
