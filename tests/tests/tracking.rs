@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use haven_tests::gateway::RunningGateway;
-use haven_tests::http::{call, new_patient, new_staff};
+use haven_tests::http::{call, new_patient, new_staff, trigger};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -572,9 +572,124 @@ async fn bad_messages_get_errors_and_disturb_no_one(gw: RunningGateway) {
     assert_eq!(next_of(&mut crew, "subscribed").await["status"], "en_route");
 }
 
+/// The statuses pushed to a socket until `last`, in order (the notification workers may add
+/// `notified` at any point, so it is not counted on).
+async fn statuses_until(socket: &mut Socket, last: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let m = next_of(socket, "status").await;
+        let done = m["status"] == last;
+        seen.push(m);
+        if done {
+            return seen;
+        }
+    }
+}
+
+async fn the_patient_hears_hospitals_move_accept_and_stand_down(gw: RunningGateway) {
+    let (patient_token, _) = new_patient(&gw, "Achieng Otieno").await;
+    let alert = trigger(&gw, &patient_token, "cardiac", PATIENT).await;
+    let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
+    let first = alert["hospital"]["hospital_id"]
+        .as_str()
+        .expect("matched")
+        .to_owned();
+    let mut patient = watch(&gw, &alert_id, &patient_token)
+        .await
+        .expect("patient");
+    let dispatcher = new_staff(&gw, "dispatcher", None).await;
+
+    // Dispatch moves the alert on: the patient hears which hospital is asked now.
+    let (status, moved) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/fallback",
+        Some(&dispatcher),
+        Some(json!({"alert_id": alert_id, "reason": "phone line down"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    let heard = statuses_until(&mut patient, "escalated").await;
+    let escalated = heard.last().expect("one");
+    let second = escalated["hospital_id"]
+        .as_str()
+        .expect("the next hospital")
+        .to_owned();
+    assert_ne!(second, first, "{escalated}");
+    assert!(
+        escalated["hospital_name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    );
+
+    // The second hospital accepts; its nurse watches too.
+    let nurse = new_staff(&gw, "nurse", Some(&second)).await;
+    let mut ward = watch(&gw, &alert_id, &nurse).await.expect("nurse");
+    let (status, ack) = call(
+        &gw,
+        "POST",
+        "/api/v1/hospital/comms/ack",
+        Some(&nurse),
+        Some(json!({"alert_id": alert_id, "decision": "accept"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    let heard = statuses_until(&mut patient, "acknowledged").await;
+    let accepted = heard.last().expect("one");
+    assert_eq!(accepted["hospital_id"], second.as_str(), "{accepted}");
+    assert_eq!(accepted["alert_id"], alert_id.as_str());
+    assert!(accepted["at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(accepted.get("ambulance_status").is_none(), "{accepted}");
+    assert_eq!(
+        statuses_until(&mut ward, "acknowledged").await.len(),
+        1,
+        "the ward hears its own acceptance once"
+    );
+
+    // The person stands everyone down: both sockets hear it.
+    let (status, cancelled) = call(
+        &gw,
+        "POST",
+        &format!("/api/v1/emergency/{alert_id}/cancel"),
+        Some(&patient_token),
+        Some(json!({"reason": "feeling better"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    for socket in [&mut patient, &mut ward] {
+        let last = statuses_until(socket, "cancelled").await;
+        assert_eq!(
+            last.len(),
+            1,
+            "nothing between acceptance and cancellation: {last:?}"
+        );
+    }
+    // What was pushed is what the timeline says.
+    let (_, now) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/emergency/{alert_id}/status"),
+        Some(&patient_token),
+        None,
+    )
+    .await;
+    let timeline: Vec<&str> = now["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|t| t["status"].as_str())
+        .collect();
+    assert!(
+        timeline.ends_with(&["escalated", "acknowledged", "cancelled"])
+            || timeline.ends_with(&["escalated", "notified", "acknowledged", "cancelled"]),
+        "{timeline:?}"
+    );
+}
+
 haven_tests::on_both_backends!(
     an_ambulance_is_tracked_to_the_patient_and_on_to_the_hospital,
     bad_messages_get_errors_and_disturb_no_one,
+    the_patient_hears_hospitals_move_accept_and_stand_down,
 );
 
 mod lambda_on_moto {
@@ -904,7 +1019,16 @@ mod lambda_on_moto {
             .filter(|m| m["type"] == "status")
             .filter_map(|m| m["status"].as_str())
             .collect();
-        assert_eq!(statuses, vec!["en_route", "arrived"], "{to_patient:?}");
+        assert_eq!(
+            statuses,
+            vec!["acknowledged", "en_route", "arrived"],
+            "the hospital's acceptance, then the unit's progress: {to_patient:?}"
+        );
+        let accepted = to_patient
+            .iter()
+            .find(|m| m["status"] == "acknowledged")
+            .expect("pushed");
+        assert_eq!(accepted["hospital_id"], hospital.as_str(), "{accepted}");
         let to_crew = posts_to(&crew_c).await;
         assert_eq!(to_crew[0]["type"], "subscribed", "{to_crew:?}");
         assert_eq!(

@@ -241,7 +241,12 @@ pub const GRANTS: &[FunctionGrants] = &[
     ),
     f(
         "emergency-cancel",
-        &[Table(WRITE), Open(Key::Medical), PublishAlerts],
+        &[
+            Table(WRITE),
+            Open(Key::Medical),
+            PublishAlerts,
+            PostToConnections,
+        ],
     ),
     f(
         "emergency-verify",
@@ -250,6 +255,7 @@ pub const GRANTS: &[FunctionGrants] = &[
             Open(Key::Medical),
             PublishAlerts,
             SendTo(DEADLINES_QUEUE),
+            PostToConnections,
         ],
     ),
     f("emergency-history", &[Table(READ)]),
@@ -266,6 +272,7 @@ pub const GRANTS: &[FunctionGrants] = &[
             Open(Key::Medical),
             PublishAlerts,
             SendTo(DEADLINES_QUEUE),
+            PostToConnections,
         ],
     ),
     // comms
@@ -279,12 +286,22 @@ pub const GRANTS: &[FunctionGrants] = &[
     ),
     f(
         "comms-ack",
-        &[Table(WRITE), PublishAlerts, SendTo(DEADLINES_QUEUE)],
+        &[
+            Table(WRITE),
+            PublishAlerts,
+            SendTo(DEADLINES_QUEUE),
+            PostToConnections,
+        ],
     ),
     f("comms-ack-link", &[Table(READ)]),
     f(
         "comms-ack-link-answer",
-        &[Table(WRITE), PublishAlerts, SendTo(DEADLINES_QUEUE)],
+        &[
+            Table(WRITE),
+            PublishAlerts,
+            SendTo(DEADLINES_QUEUE),
+            PostToConnections,
+        ],
     ),
     f(
         "comms-alert",
@@ -293,11 +310,17 @@ pub const GRANTS: &[FunctionGrants] = &[
             Open(Key::Medical),
             PublishAlerts,
             SendTo(DEADLINES_QUEUE),
+            PostToConnections,
         ],
     ),
     f(
         "comms-fallback",
-        &[Table(WRITE), PublishAlerts, SendTo(DEADLINES_QUEUE)],
+        &[
+            Table(WRITE),
+            PublishAlerts,
+            SendTo(DEADLINES_QUEUE),
+            PostToConnections,
+        ],
     ),
     f("comms-status", &[Table(READ)]),
     f(
@@ -308,11 +331,18 @@ pub const GRANTS: &[FunctionGrants] = &[
             Open(Key::Integration),
             Reschedule(WEBHOOK_QUEUE),
             Park(WEBHOOK_QUEUE),
+            PostToConnections,
         ],
     ),
     f(
         "comms-sms-worker",
-        &[Table(WRITE), Text, Reschedule(SMS_QUEUE), Park(SMS_QUEUE)],
+        &[
+            Table(WRITE),
+            Text,
+            Reschedule(SMS_QUEUE),
+            Park(SMS_QUEUE),
+            PostToConnections,
+        ],
     ),
     f(
         "comms-hospital-api-worker",
@@ -320,6 +350,7 @@ pub const GRANTS: &[FunctionGrants] = &[
             Table(WRITE),
             Reschedule(HOSPITAL_API_QUEUE),
             Park(HOSPITAL_API_QUEUE),
+            PostToConnections,
         ],
     ),
     f(
@@ -330,6 +361,7 @@ pub const GRANTS: &[FunctionGrants] = &[
             SendTo(DEADLINES_QUEUE),
             Reschedule(DEADLINES_QUEUE),
             Park(DEADLINES_QUEUE),
+            PostToConnections,
         ],
     ),
     f(

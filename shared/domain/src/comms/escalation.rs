@@ -596,25 +596,8 @@ pub async fn send_again<P: Ports>(
 mod tests {
     use super::*;
     use crate::comms::tests::alert;
+    use crate::emergencies::alert::tests::hospital;
     use crate::emergencies::handoff::{AlertEvent, message_of};
-    use crate::hospitals::EdStatus;
-    use crate::hospitals::ranking::ScoreParts;
-
-    fn hospital(id: &str) -> MatchedHospital {
-        MatchedHospital {
-            hospital_id: id.into(),
-            name: format!("Hospital {id}"),
-            latitude: -1.3,
-            longitude: 36.8,
-            distance_km: 2.0,
-            eta_minutes: 5.0,
-            score: 0.8,
-            score_parts: ScoreParts::default(),
-            ed_status: EdStatus::Open,
-            level: 5,
-            last_resort: None,
-        }
-    }
 
     fn events(items: &[Item]) -> Vec<(String, String, String)> {
         items

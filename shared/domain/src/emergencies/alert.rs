@@ -554,6 +554,23 @@ pub(crate) mod tests {
         );
     }
 
+    /// A level-5 hospital with an open emergency department.
+    pub(crate) fn hospital(id: &str) -> MatchedHospital {
+        MatchedHospital {
+            hospital_id: id.into(),
+            name: format!("Hospital {id}"),
+            latitude: -1.3,
+            longitude: 36.8,
+            distance_km: 2.0,
+            eta_minutes: 5.0,
+            score: 0.8,
+            score_parts: Default::default(),
+            ed_status: crate::hospitals::EdStatus::Open,
+            level: 5,
+            last_resort: None,
+        }
+    }
+
     pub(crate) fn sample() -> Alert {
         Alert {
             alert_id: "a1".into(),

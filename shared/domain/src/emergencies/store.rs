@@ -1,5 +1,6 @@
 //! Writing a change to an alert: read, change, write under its version with the items the
-//! change adds (outbox events, routing records) in one transaction, then publish the events.
+//! change adds (outbox events, routing records) in one transaction, then publish the events
+//! and, when its status changed, tell whoever watches it.
 //! Retried when another writer (a person, a worker, a deadline) got in between.
 
 use crate::Timestamp;
@@ -28,6 +29,7 @@ pub(crate) async fn change<P: Ports>(
         }
         let now = ports.clock().now();
         let version = alert.version;
+        let was = alert.status;
         let extra = apply(&mut alert, now)?;
         alert.version = version + 1;
         let mut item = alert.to_item();
@@ -50,6 +52,9 @@ pub(crate) async fn change<P: Ports>(
         match ports.table().transact_write(ops).await {
             Ok(()) => {
                 handoff::deliver(ports, &outbox).await;
+                if alert.status != was {
+                    crate::tracking::watchers::announce_status(ports, &alert, None).await;
+                }
                 return Ok((alert, sealed));
             }
             Err(TableError::TransactionCanceled(_) | TableError::ConditionFailed) => continue,

@@ -12,7 +12,7 @@ pub mod watchers;
 use serde::Serialize;
 
 use crate::dispatch::UnitStatus;
-use crate::emergencies::alert::Status;
+use crate::emergencies::alert::{Alert, Status};
 use crate::ports::{Ports, Route, RouteRequest, Routing};
 
 /// A drive by road: the Routing port's answer, or the estimator's when the port fails (an
@@ -75,6 +75,31 @@ pub struct StatusMessage {
     pub at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ambulance_status: Option<UnitStatus>,
+    /// The hospital asked or, once acknowledged, the one expecting the patient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hospital_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hospital_name: Option<String>,
+}
+
+impl StatusMessage {
+    /// The alert as it stands now; `at` is when it reached its status.
+    pub fn of(alert: &Alert, ambulance_status: Option<UnitStatus>) -> Self {
+        StatusMessage {
+            alert_id: alert.alert_id.clone(),
+            status: alert.status,
+            at: alert
+                .timeline
+                .iter()
+                .rev()
+                .find(|t| t.status == alert.status)
+                .map(|t| t.at.clone())
+                .unwrap_or_default(),
+            ambulance_status,
+            hospital_id: alert.hospital.as_ref().map(|h| h.hospital_id.clone()),
+            hospital_name: alert.hospital.as_ref().map(|h| h.name.clone()),
+        }
+    }
 }
 
 /// Everything the server sends on a tracking socket (`type` tells them apart; the protocol
@@ -133,14 +158,34 @@ mod tests {
             e,
             serde_json::json!({"type": "error", "code": "bad-json", "detail": "x"})
         );
-        let s = Outgoing::Status(StatusMessage {
-            alert_id: "a1".into(),
-            status: Status::AtHospital,
-            at: "t".into(),
-            ambulance_status: Some(UnitStatus::AtHospital),
-        });
+        let mut alert = crate::emergencies::alert::tests::sample();
+        alert.hospital = Some(crate::emergencies::alert::tests::hospital("h1"));
+        for (status, at) in [
+            (Status::Matched, "2026-11-23T10:00:01.000Z"),
+            (Status::Notified, "2026-11-23T10:00:02.000Z"),
+            (Status::Acknowledged, "2026-11-23T10:00:40.000Z"),
+            (Status::EnRoute, "2026-11-23T10:01:00.000Z"),
+            (Status::Arrived, "2026-11-23T10:09:00.000Z"),
+            (Status::AtHospital, "2026-11-23T10:30:00.000Z"),
+        ] {
+            let at = crate::Timestamp::parse_rfc3339(at).expect("time");
+            alert
+                .transition(status, at, "system", None)
+                .expect("allowed");
+        }
+        let s = Outgoing::Status(StatusMessage::of(&alert, Some(UnitStatus::AtHospital)));
         let v: serde_json::Value = serde_json::from_slice(&s.to_bytes()).expect("json");
+        assert_eq!(v["type"], "status");
         assert_eq!(v["status"], "at_hospital");
+        assert_eq!(v["at"], "2026-11-23T10:30:00.000Z");
         assert_eq!(v["ambulance_status"], "at_hospital");
+        assert_eq!(v["hospital_id"], "h1");
+        assert_eq!(v["hospital_name"], "Hospital h1");
+        // `at` is when the alert reached its current status, not its latest entry.
+        alert.hospital = None;
+        alert.status = Status::Arrived;
+        let v = serde_json::to_value(StatusMessage::of(&alert, None)).expect("json");
+        assert_eq!(v["at"], "2026-11-23T10:09:00.000Z");
+        assert!(v.get("hospital_id").is_none() && v.get("ambulance_status").is_none());
     }
 }

@@ -389,17 +389,9 @@ mod tests {
         let mut alert = crate::emergencies::alert::tests::sample();
         alert.status = Status::Acknowledged;
         alert.hospital = Some(MatchedHospital {
-            hospital_id: "h1".into(),
-            name: "KNH".into(),
             latitude: -1.3009,
             longitude: 36.8073,
-            distance_km: 0.0,
-            eta_minutes: 0.0,
-            score: 0.0,
-            score_parts: Default::default(),
-            ed_status: crate::hospitals::EdStatus::Open,
-            level: 6,
-            last_resort: None,
+            ..crate::emergencies::alert::tests::hospital("h1")
         });
         unit.status = UnitStatus::Dispatched;
         unit.alert_id = Some(alert.alert_id.clone());

@@ -3,7 +3,9 @@
 //! the connection, to clean up), all with the connection's TTL so a lost `$disconnect` never
 //! leaves anything behind. A post that finds the connection gone forgets it.
 
+use crate::dispatch::UnitStatus;
 use crate::dispatch::ambulance::UnitChange;
+use crate::emergencies::alert::Alert;
 use crate::emergencies::trigger::load_alert;
 use crate::emergencies::view::Viewer;
 use crate::error::DomainError;
@@ -285,15 +287,19 @@ async fn post_one<P: Ports>(
 
 /// Tells the watchers when a unit's change moved its alert.
 pub(crate) async fn announce<P: Ports>(ports: &P, change: &UnitChange) {
-    let (Some((status, at)), Some(alert)) = (change.alert_moved(), change.alert.as_ref()) else {
-        return;
-    };
-    let message = Outgoing::Status(StatusMessage {
-        alert_id: alert.alert_id.clone(),
-        status,
-        at,
-        ambulance_status: Some(change.unit.status),
-    });
+    if let (Some(_), Some(alert)) = (change.alert_moved(), change.alert.as_ref()) {
+        announce_status(ports, alert, Some(change.unit.status)).await;
+    }
+}
+
+/// Tells the watchers where an alert stands now (every change of status is pushed: the
+/// patient sees a hospital told, accepting, or the alert moving on).
+pub(crate) async fn announce_status<P: Ports>(
+    ports: &P,
+    alert: &Alert,
+    ambulance_status: Option<UnitStatus>,
+) {
+    let message = Outgoing::Status(StatusMessage::of(alert, ambulance_status));
     broadcast(ports, &alert.alert_id, &message).await;
 }
 
