@@ -3,47 +3,25 @@
 //! lines the functions write for them, captured from the same log layer the Lambda functions
 //! install.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use haven_domain::comms::CommsSettings;
 use haven_domain::metrics::TARGET;
-use haven_edge::logging::{JsonLines, NAMESPACE};
+use haven_edge::logging::{JsonLines, MemoryLog, NAMESPACE};
 use haven_tests::gateway::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
 use haven_tests::http::{call, login, new_patient, new_staff, trigger};
 use haven_tests::receiver::Receiver;
 use serde_json::{Value, json};
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
 const CBD: (f64, f64) = (-1.2864, 36.8172);
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// The process's metric lines (a global subscriber: the gateway's tasks run on many threads).
-fn captured() -> &'static Captured {
-    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+fn captured() -> &'static MemoryLog {
+    static CAPTURED: OnceLock<MemoryLog> = OnceLock::new();
     CAPTURED.get_or_init(|| {
-        let captured = Captured::default();
+        let captured = MemoryLog::default();
         let subscriber = tracing_subscriber::registry()
             .with(
                 tracing_subscriber::filter::Targets::new()
@@ -57,11 +35,10 @@ fn captured() -> &'static Captured {
 
 /// Every metric line about `alert_id`, as (name, value, line).
 fn metrics_of(alert_id: &str) -> Vec<(String, f64, Value)> {
-    let bytes = captured().0.lock().expect("lock").clone();
-    String::from_utf8(bytes)
-        .expect("utf-8")
+    captured()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("one JSON object a line"))
+        .expect("one JSON object a line")
+        .into_iter()
         .filter(|l| l["alert_id"] == alert_id)
         .map(|l| {
             let name = l["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]

@@ -204,42 +204,48 @@ fn emf(
     Some(Value::Object(context))
 }
 
+/// Lines kept in memory instead of written out: what a test or a tool reads back from
+/// `JsonLines`.
+#[derive(Clone, Default)]
+pub struct MemoryLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl MemoryLog {
+    /// Every line written so far, parsed; an error if any line is not one JSON value.
+    pub fn lines(&self) -> Result<Vec<Value>, serde_json::Error> {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(serde_json::from_str)
+            .collect()
+    }
+}
+
+impl Write for MemoryLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for MemoryLog {
+    type Writer = MemoryLog;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
-    fn lines(captured: &Captured) -> Vec<Value> {
-        String::from_utf8(captured.0.lock().expect("lock").clone())
-            .expect("utf-8")
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
-            .collect()
-    }
 
     #[test]
     fn a_log_line_carries_the_ids_of_the_spans_it_happened_in() {
-        let captured = Captured::default();
+        let captured = MemoryLog::default();
         let subscriber =
             tracing_subscriber::registry().with(JsonLines::new(captured.clone(), "test"));
         tracing::subscriber::with_default(subscriber, || {
@@ -249,7 +255,7 @@ mod tests {
             let _q = request.enter();
             tracing::info!(hospital_id = "h-1", outcome = "accepted", "answered");
         });
-        let lines = lines(&captured);
+        let lines = captured.lines().expect("one JSON object a line");
         assert_eq!(lines.len(), 1);
         let l = &lines[0];
         assert_eq!(l["request_id"], "r-1");
@@ -264,7 +270,7 @@ mod tests {
 
     #[test]
     fn an_http_request_id_wins_over_lambdas_and_a_worker_line_takes_lambdas() {
-        let captured = Captured::default();
+        let captured = MemoryLog::default();
         let subscriber =
             tracing_subscriber::registry().with(JsonLines::new(captured.clone(), "test"));
         tracing::subscriber::with_default(subscriber, || {
@@ -276,7 +282,7 @@ mod tests {
             let _q = request.enter();
             tracing::warn!("an http line");
         });
-        let lines = lines(&captured);
+        let lines = captured.lines().expect("one JSON object a line");
         assert_eq!(lines[0]["request_id"], "lambda-1");
         assert_eq!(lines[1]["request_id"], "api-1");
         assert_eq!(lines[1]["lambda_request_id"], "lambda-1");
@@ -289,7 +295,7 @@ mod tests {
 
     #[test]
     fn a_metric_becomes_an_embedded_metric_format_line() {
-        let captured = Captured::default();
+        let captured = MemoryLog::default();
         let subscriber =
             tracing_subscriber::registry().with(JsonLines::new(captured.clone(), "prod"));
         tracing::subscriber::with_default(subscriber, || {
@@ -298,7 +304,7 @@ mod tests {
             metrics::record(Metric::TimeToAcknowledgement, 41_250.0, "a-9");
             metrics::count(Metric::Escalations, "a-9");
         });
-        let lines = lines(&captured);
+        let lines = captured.lines().expect("one JSON object a line");
         assert_eq!(lines.len(), 2);
         let l = &lines[0];
         let directive = &l["_aws"]["CloudWatchMetrics"][0];

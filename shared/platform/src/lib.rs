@@ -181,6 +181,25 @@ macro_rules! __embedded {
     };
 }
 
+/// Builds the ports of the configured backend once, binds them (a reference) to `$ports`,
+/// and evaluates `$body` with them: each backend gets its own monomorphic copy of the body.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_ports {
+    ($ports:ident => $body:expr) => {
+        match $crate::Backend::from_env()? {
+            $crate::Backend::Embedded => $crate::__embedded! {{
+                let $ports = &$crate::EmbeddedPorts::from_env()?;
+                $body
+            }},
+            $crate::Backend::Aws => {
+                let $ports = &$crate::AwsPorts::from_env().await;
+                $body
+            }
+        }
+    };
+}
+
 /// `main` for an HTTP function: `haven_platform::http_function!(haven_ops::health_ready);`
 /// builds the ports once, then serves every invocation with the handler.
 #[macro_export]
@@ -189,34 +208,17 @@ macro_rules! http_function {
         fn main() -> Result<(), $crate::lambda_http::Error> {
             $crate::haven_edge::logging::init();
             $crate::block_on(async {
-                match $crate::Backend::from_env()? {
-                    $crate::Backend::Embedded => $crate::__embedded! {{
-                        let ports = $crate::EmbeddedPorts::from_env()?;
-                        let ports = &ports;
-                        $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| {
-                            $crate::haven_edge::respond(
-                                ports,
-                                env!("CARGO_BIN_NAME"),
-                                req,
-                                move |caller, req| $handler(ports, caller, req),
-                            )
-                        }))
-                        .await
-                    }},
-                    $crate::Backend::Aws => {
-                        let ports = $crate::AwsPorts::from_env().await;
-                        let ports = &ports;
-                        $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| {
-                            $crate::haven_edge::respond(
-                                ports,
-                                env!("CARGO_BIN_NAME"),
-                                req,
-                                move |caller, req| $handler(ports, caller, req),
-                            )
-                        }))
-                        .await
-                    }
-                }
+                $crate::__with_ports!(ports => {
+                    $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| {
+                        $crate::haven_edge::respond(
+                            ports,
+                            env!("CARGO_BIN_NAME"),
+                            req,
+                            move |caller, req| $handler(ports, caller, req),
+                        )
+                    }))
+                    .await
+                })
             })
         }
     };
@@ -256,44 +258,22 @@ macro_rules! event_function {
         fn main() -> Result<(), $crate::lambda_runtime::Error> {
             $crate::haven_edge::logging::init();
             $crate::block_on(async {
-                match $crate::Backend::from_env()? {
-                    $crate::Backend::Embedded => $crate::__embedded! {{
-                        let ports = $crate::EmbeddedPorts::from_env()?;
-                        let ports = &ports;
-                        $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
-                            move |event| {
-                                // Every line of the invocation names its function, as an
-                                // HTTP request's do.
-                                $crate::tracing::Instrument::instrument(
-                                    $handler(ports, event),
-                                    $crate::tracing::info_span!(
-                                        "invocation",
-                                        function = env!("CARGO_BIN_NAME")
-                                    ),
-                                )
-                            },
-                        ))
-                        .await
-                    }},
-                    $crate::Backend::Aws => {
-                        let ports = $crate::AwsPorts::from_env().await;
-                        let ports = &ports;
-                        $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
-                            move |event| {
-                                // Every line of the invocation names its function, as an
-                                // HTTP request's do.
-                                $crate::tracing::Instrument::instrument(
-                                    $handler(ports, event),
-                                    $crate::tracing::info_span!(
-                                        "invocation",
-                                        function = env!("CARGO_BIN_NAME")
-                                    ),
-                                )
-                            },
-                        ))
-                        .await
-                    }
-                }
+                $crate::__with_ports!(ports => {
+                    $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
+                        move |event| {
+                            // Every line of the invocation names its function, as an HTTP
+                            // request's do.
+                            $crate::tracing::Instrument::instrument(
+                                $handler(ports, event),
+                                $crate::tracing::info_span!(
+                                    "invocation",
+                                    function = env!("CARGO_BIN_NAME")
+                                ),
+                            )
+                        },
+                    ))
+                    .await
+                })
             })
         }
     };
