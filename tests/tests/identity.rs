@@ -56,6 +56,27 @@ async fn post(gw: &RunningGateway, path: &str, token: Option<&str>, body: Value)
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// `GET /auth/me` with `token`: status, problem document and `WWW-Authenticate`.
+async fn refusal(gw: &RunningGateway, token: Option<&str>) -> (u16, Value, String) {
+    let mut r = client().get(gw.url("/api/v1/auth/me"));
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let response = r.send().await.expect("request");
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        challenge,
+    )
+}
+
 async fn get(gw: &RunningGateway, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut r = client().get(gw.url(path));
     if let Some(t) = token {
@@ -152,10 +173,23 @@ async fn register_login_me_refresh_logout(gw: RunningGateway) {
         .await
         .expect("logout");
     assert_eq!(r.status(), 204);
+    // Logout revokes the session's access tokens, and the refusal says so (RFC 6750).
+    let (status, problem, challenge) = refusal(&gw, Some(access2)).await;
+    assert_eq!(status, 401, "{problem}");
+    assert_eq!(problem["type"], "/problems/invalid-token");
+    assert!(
+        challenge.contains("error=\"invalid_token\"") && challenge.contains("session"),
+        "{challenge}"
+    );
+    let (status, problem, challenge) = refusal(&gw, None).await;
     assert_eq!(
-        get(&gw, "/api/v1/auth/me", Some(access2)).await.0,
-        401,
-        "logout revokes the session's access tokens"
+        (status, problem["type"].as_str(), challenge.as_str()),
+        (
+            401,
+            Some("/problems/unauthenticated"),
+            "Bearer realm=\"haven\""
+        ),
+        "no token: a bare challenge"
     );
     assert_eq!(
         post(
@@ -227,6 +261,39 @@ async fn bad_input_is_a_clear_problem(gw: RunningGateway) {
         (422, Some("role")),
         "nobody registers themselves as staff"
     );
+    // An admin creating staff: the missing field is named, the words are a person's, and
+    // staff only join a hospital that exists.
+    let admin = login(&gw, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin = admin["access_token"].as_str().expect("token");
+    let staff = |hospital: &str| {
+        json!({"email": unique_email("nurse"), "password": PASSWORD, "full_name": "Wanjiku Kamau",
+               "role": "nurse", "hospital_id": hospital})
+    };
+    for (body, field, words) in [
+        (
+            json!({"email": unique_email("x")}),
+            Some("password"),
+            "password is required",
+        ),
+        (json!([1, 2]), None, "the body must be a JSON object"),
+        (
+            staff("no-such-hospital"),
+            Some("hospital_id"),
+            "no hospital has this id",
+        ),
+    ] {
+        let (status, problem) = post(&gw, "/api/v1/users", Some(admin), body.clone()).await;
+        assert_eq!(status, 422, "{body} -> {problem}");
+        assert_eq!(problem["field"].as_str(), field, "{body} -> {problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains(words), "{body} -> {detail}");
+        assert!(
+            !detail.contains("struct") && !detail.contains("NewAccount"),
+            "{detail}"
+        );
+    }
+    let (status, created) = post(&gw, "/api/v1/users", Some(admin), staff("demo-knh")).await;
+    assert_eq!(status, 201, "{created}");
     let huge = "x".repeat(20_000);
     let (status, body) = post(
         &gw,
@@ -471,10 +538,13 @@ async fn forged_and_foreign_tokens_are_refused(gw: RunningGateway) {
         ("HS256 with the public key", confused),
         ("garbage", "a.b.c".to_owned()),
     ] {
-        assert_eq!(
-            get(&gw, "/api/v1/auth/me", Some(&forged)).await.0,
-            401,
-            "{name}"
+        let (status, problem, challenge) = refusal(&gw, Some(&forged)).await;
+        assert_eq!(status, 401, "{name}");
+        assert_eq!(problem["type"], "/problems/invalid-token", "{name}");
+        assert!(
+            challenge.starts_with("Bearer realm=\"haven\", error=\"invalid_token\"")
+                && challenge.contains("not valid"),
+            "{name}: {challenge}"
         );
         assert_eq!(
             get(&gw, "/api/v1/users", Some(&forged)).await.0,

@@ -9,7 +9,7 @@ use haven_domain::identity::sessions::{
     self, BypassOutcome, BypassRequest, Credentials, LoginOutcome, MfaAnswer, MfaMethod,
 };
 use haven_domain::identity::{keys, tokens};
-use haven_domain::{Clock, DomainError, ManualClock, RandomIds, Timestamp};
+use haven_domain::{Clock, DomainError, ManualClock, RandomIds, Timestamp, TokenRejection};
 use haven_platform::EmbeddedPorts;
 
 const PASSWORD: &str = "amber falcon river quartz 42";
@@ -72,10 +72,20 @@ async fn access_tokens_expire_after_fifteen_minutes() {
     sessions::authenticate(&ports, &tokens.access_token, false)
         .await
         .expect("fresh token");
-    clock.advance(Duration::from_secs(15 * 60 + 31));
+    // Within the 30 s leeway past expiry the token still works; after it, it has expired
+    // (and says so, rather than looking like garbage).
+    clock.advance(Duration::from_secs(15 * 60 + 29));
+    sessions::authenticate(&ports, &tokens.access_token, false)
+        .await
+        .expect("within the leeway");
+    clock.advance(Duration::from_secs(2));
     assert_eq!(
         sessions::authenticate(&ports, &tokens.access_token, false).await,
-        Err(DomainError::Unauthenticated)
+        Err(DomainError::TokenRejected(TokenRejection::Expired))
+    );
+    assert_eq!(
+        sessions::authenticate(&ports, "not.a.token", false).await,
+        Err(DomainError::TokenRejected(TokenRejection::Invalid))
     );
     // The refresh token still works for a week.
     sessions::refresh(&ports, &tokens.refresh_token)
@@ -277,6 +287,16 @@ async fn phone_bypass_needs_the_texted_code_and_is_audited() {
 #[tokio::test]
 async fn hospital_admins_manage_only_their_own_staff() {
     let (ports, _clock, _dir) = ports();
+    // Staff belong to hospitals that exist.
+    let hospitals = haven_domain::hospitals::import::parse_json(
+        r#"[{"hospital_id":"hosp-a","name":"A","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open"},
+            {"hospital_id":"hosp-b","name":"B","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open"}]"#
+            .as_bytes(),
+    )
+    .expect("hospitals");
+    haven_domain::hospitals::import::import(&ports, hospitals.hospitals, false)
+        .await
+        .expect("import");
     let root = accounts::bootstrap_admin(&ports, "root@example.org", PASSWORD)
         .await
         .expect("bootstrap")
@@ -409,7 +429,7 @@ async fn deleting_an_account_erases_its_lookups_and_ends_its_sessions() {
     );
     assert_eq!(
         sessions::authenticate(&ports, &session.access_token, false).await,
-        Err(DomainError::Unauthenticated)
+        Err(DomainError::TokenRejected(TokenRejection::SessionEnded))
     );
     // The email is free again.
     accounts::register(&ports, patient("gone@example.org", Some("+254711000009")))

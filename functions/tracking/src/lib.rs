@@ -133,7 +133,7 @@ fn socket_error(e: &DomainError) -> Outgoing {
             "not-found",
             format!("no such {what}, or not yours to watch"),
         ),
-        DomainError::Forbidden | DomainError::Unauthenticated => {
+        DomainError::Forbidden | DomainError::Unauthenticated | DomainError::TokenRejected(_) => {
             Outgoing::error("forbidden", "not yours to report")
         }
         DomainError::Conflict { message, .. } | DomainError::Stale { message, .. } => {

@@ -40,7 +40,8 @@ pub async fn sms_outbox<P: Ports>(
     let claims =
         haven_domain::identity::sessions::authenticate(gw.ports.as_ref(), token, false).await;
     let error = match claims {
-        Err(_) => Some(haven_edge::ApiError::Unauthenticated),
+        Err(_) if token.is_empty() => Some(haven_edge::ApiError::MissingToken),
+        Err(e) => Some(e.into()),
         Ok(c) if c.role != haven_domain::Role::SystemAdmin => Some(haven_edge::ApiError::Forbidden),
         Ok(_) => None,
     };

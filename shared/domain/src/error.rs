@@ -21,6 +21,9 @@ pub enum DomainError {
     },
     #[error("authentication required")]
     Unauthenticated,
+    /// A bearer token was presented and refused (RFC 6750 `invalid_token`), and why.
+    #[error("{0}")]
+    TokenRejected(TokenRejection),
     #[error("not allowed")]
     Forbidden,
     #[error("too many requests")]
@@ -40,6 +43,43 @@ pub enum DomainError {
     /// A dependency failed; the request may succeed if retried.
     #[error("{0}")]
     Unavailable(String),
+}
+
+/// Why a presented token was refused. The edge turns it into RFC 6750's `invalid_token` with
+/// a description, so a client can tell "refresh now" from "this was never a token of ours".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Past its expiry (and the clock leeway).
+    Expired,
+    /// Malformed, signed by a key we do not know, of the wrong kind, or not yet valid.
+    Invalid,
+    /// Well signed and in date, but its session was closed: signed out, revoked, or the
+    /// account removed.
+    SessionEnded,
+}
+
+impl TokenRejection {
+    /// One sentence for the problem document and `error_description` (no quotes or
+    /// backslashes, which the header value cannot carry unescaped).
+    pub fn description(self) -> &'static str {
+        match self {
+            TokenRejection::Expired => {
+                "the token has expired; refresh it (POST /api/v1/auth/refresh) or sign in again"
+            }
+            TokenRejection::Invalid => {
+                "the token is not valid: malformed, not issued by this Haven, or not this kind of token"
+            }
+            TokenRejection::SessionEnded => {
+                "the session of this token has ended (signed out, revoked or the account removed); sign in again"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TokenRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.description())
+    }
 }
 
 impl DomainError {

@@ -23,7 +23,7 @@ pub mod roles;
 pub mod tracking;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use error::DomainError;
+pub use error::{DomainError, TokenRejection};
 pub use ids::{IdGenerator, RandomIds, SequentialIds};
 pub use item::{Item, Key, Value};
 pub use roles::Role;

@@ -21,7 +21,7 @@ impl Caller {
     pub fn claims(&self) -> Result<&Claims, ApiError> {
         match self {
             Caller::Signed(c) => Ok(c),
-            Caller::Anonymous => Err(ApiError::Unauthenticated),
+            Caller::Anonymous => Err(ApiError::MissingToken),
         }
     }
     pub fn user_id(&self) -> Option<&str> {
@@ -67,12 +67,13 @@ pub async fn authorize<P: Ports>(
         Access::Roles(roles) => (roles, false),
         Access::RolesOrBypass(roles) => (roles, true),
     };
-    let token = bearer(req).ok_or(ApiError::Unauthenticated)?;
+    let token = bearer(req).ok_or(ApiError::MissingToken)?;
     let claims = sessions::authenticate(ports, token, accept_bypass)
         .await
         .map_err(|e| match e {
             DomainError::Unavailable(m) => ApiError::Unavailable(m),
-            _ => ApiError::Unauthenticated,
+            DomainError::TokenRejected(why) => ApiError::InvalidToken(why),
+            _ => ApiError::InvalidToken(haven_domain::TokenRejection::Invalid),
         })?;
     if !roles.contains(&claims.role) {
         return Err(ApiError::Forbidden);

@@ -1,7 +1,7 @@
 //! RFC 9457 problem details. Every error leaves Haven through [`ApiError::into_response`], so
 //! each kind has one status and one stable `type` (documented in docs/errors.md).
 
-use haven_domain::DomainError;
+use haven_domain::{DomainError, TokenRejection};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -30,8 +30,16 @@ pub enum ApiError {
         method: String,
         allowed: Vec<String>,
     },
+    /// Credentials (a password, a code) that were not accepted.
     #[error("authentication required")]
     Unauthenticated,
+    /// No token at all on a route that needs one (RFC 6750 §3.1: the challenge carries no
+    /// error code).
+    #[error("authentication required: send `Authorization: Bearer <access token>`")]
+    MissingToken,
+    /// A token was sent and refused: RFC 6750 `invalid_token`, with the reason.
+    #[error("{0}")]
+    InvalidToken(TokenRejection),
     #[error("you are not allowed to do this")]
     Forbidden,
     #[error("{detail}")]
@@ -116,6 +124,12 @@ impl ApiError {
                 "unauthenticated",
                 "Authentication required",
             ),
+            MissingToken => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid-token", "Invalid token"),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Conflict { .. } => (StatusCode::CONFLICT, "conflict", "Conflict"),
             TooManyRequests { .. } => (
@@ -191,11 +205,20 @@ impl ApiError {
                     HeaderValue::from(*retry_after_seconds),
                 );
             }
-            ApiError::Unauthenticated => {
+            ApiError::Unauthenticated | ApiError::MissingToken => {
                 headers.insert(
                     http::header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"haven\""),
                 );
+            }
+            ApiError::InvalidToken(why) => {
+                let challenge = format!(
+                    "Bearer realm=\"haven\", error=\"invalid_token\", error_description=\"{}\"",
+                    why.description()
+                );
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    headers.insert(http::header::WWW_AUTHENTICATE, v);
+                }
             }
             ApiError::MethodNotAllowed { allowed, .. } => {
                 if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
@@ -221,6 +244,7 @@ impl From<DomainError> for ApiError {
                 current,
             },
             DomainError::Unauthenticated => ApiError::Unauthenticated,
+            DomainError::TokenRejected(why) => ApiError::InvalidToken(why),
             DomainError::Forbidden => ApiError::Forbidden,
             DomainError::TooManyRequests {
                 retry_after_seconds,
@@ -279,6 +303,32 @@ mod tests {
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()["allow"], "GET");
         assert_eq!(body(&r)["allowed"], serde_json::json!(["GET"]));
+    }
+
+    #[test]
+    fn a_refused_token_says_why_in_rfc_6750_terms() {
+        for (why, words) in [
+            (TokenRejection::Expired, "expired"),
+            (TokenRejection::Invalid, "not valid"),
+            (TokenRejection::SessionEnded, "session"),
+        ] {
+            let r = ApiError::from(DomainError::TokenRejected(why)).into_response(None);
+            assert_eq!(r.status(), 401);
+            let challenge = r.headers()["www-authenticate"].to_str().expect("ascii");
+            assert!(
+                challenge.starts_with(
+                    "Bearer realm=\"haven\", error=\"invalid_token\", error_description=\""
+                ),
+                "{challenge}"
+            );
+            assert!(challenge.contains(words), "{challenge}");
+            let b = body(&r);
+            assert_eq!(b["type"], "/problems/invalid-token");
+            assert!(b["detail"].as_str().expect("detail").contains(words));
+        }
+        // No token at all: a bare challenge, as RFC 6750 asks.
+        let r = ApiError::MissingToken.into_response(None);
+        assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"haven\"");
     }
 
     #[test]

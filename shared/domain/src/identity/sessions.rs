@@ -16,7 +16,7 @@ use crate::ports::{
     Comparison, Condition, EncryptionContext, Index, Ports, Publisher, Query, Table, TableError,
     TransactOp, Update,
 };
-use crate::{DomainError, Role, Timestamp};
+use crate::{DomainError, Role, Timestamp, TokenRejection};
 
 pub const REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Failures allowed before delays start.
@@ -365,12 +365,18 @@ async fn verify_token<P: Ports>(
 ) -> Result<Claims, DomainError> {
     let now = ports.clock().now().epoch_seconds();
     let keys = keys::verifying_keys(ports, false).await?;
+    let rejected = |e: TokenError| {
+        DomainError::TokenRejected(match e {
+            TokenError::Expired => TokenRejection::Expired,
+            _ => TokenRejection::Invalid,
+        })
+    };
     match tokens::verify(token, &keys, kind, now) {
         Err(TokenError::UnknownKey) => {
             let keys = keys::verifying_keys(ports, true).await?;
-            tokens::verify(token, &keys, kind, now).map_err(|_| unauthenticated())
+            tokens::verify(token, &keys, kind, now).map_err(rejected)
         }
-        other => other.map_err(|_| unauthenticated()),
+        other => other.map_err(rejected),
     }
 }
 
@@ -381,22 +387,27 @@ pub async fn authenticate<P: Ports>(
     token: &str,
     accept_bypass: bool,
 ) -> Result<Claims, DomainError> {
+    let expired = DomainError::TokenRejected(TokenRejection::Expired);
     let claims = match verify_token(ports, token, TokenKind::Access).await {
         Ok(c) => c,
-        Err(e) if accept_bypass => verify_token(ports, token, TokenKind::Bypass)
-            .await
-            .map_err(|_| e)?,
+        Err(e) if accept_bypass => match verify_token(ports, token, TokenKind::Bypass).await {
+            Ok(c) => c,
+            // An expired token of either kind is the more useful thing to say.
+            Err(b) if b == expired => return Err(b),
+            Err(_) => return Err(e),
+        },
         Err(e) => return Err(e),
     };
     if claims.kind == TokenKind::Access {
-        let family = claims.fam.as_deref().ok_or_else(unauthenticated)?;
+        let ended = || DomainError::TokenRejected(TokenRejection::SessionEnded);
+        let family = claims.fam.as_deref().ok_or_else(ended)?;
         let session = ports
             .table()
             .get(&session_key(family))
             .await?
-            .ok_or_else(unauthenticated)?;
+            .ok_or_else(ended)?;
         if session.get("revoked").and_then(Value::as_bool) != Some(false) {
-            return Err(unauthenticated());
+            return Err(ended());
         }
     }
     Ok(claims)
