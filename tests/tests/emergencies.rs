@@ -374,7 +374,21 @@ async fn bad_alerts_get_field_problems_and_write_nothing(gw: RunningGateway) {
         ),
         (
             json!({"latitude": -1.3, "longitude": 36.8, "emergency_type": "trauma", "colour": "red"}),
-            "",
+            "colour",
+        ),
+        // A code the rules do not know is refused, not silently ignored: `heavy_bleeding`
+        // would otherwise leave an obstetric alert at `high`.
+        (
+            json!({"latitude": -1.3, "longitude": 36.8, "emergency_type": "obstetric", "symptoms": ["vaginal_bleeding", "heavy_bleeding"]}),
+            "symptoms[1]",
+        ),
+        (
+            json!({"latitude": -1.3, "longitude": 36.8}),
+            "emergency_type",
+        ),
+        (
+            json!({"latitude": -1.3, "longitude": 36.8, "emergency_type": "trauma", "vitals": {"heart_rate": "fast"}}),
+            "vitals.heart_rate",
         ),
     ];
     for (body, field) in cases {
@@ -384,10 +398,25 @@ async fn bad_alerts_get_field_problems_and_write_nothing(gw: RunningGateway) {
             problem["type"], "/problems/validation-failed",
             "{body} -> {problem}"
         );
-        if !field.is_empty() {
-            assert_eq!(problem["field"], field, "{body} -> {problem}");
+        assert_eq!(problem["field"], field, "{body} -> {problem}");
+        // Plain words: no Rust type names in what a client reads.
+        let detail = problem["detail"].as_str().expect("detail");
+        for rust in ["f64", "struct ", "TriggerRequest", "expected "] {
+            assert!(!detail.contains(rust), "{body} -> {detail}");
         }
     }
+    let (_, problem) = post(
+        &gw,
+        "/api/v1/emergency/alert",
+        &token,
+        json!({"latitude": -1.3, "longitude": 36.8, "emergency_type": "obstetric", "symptoms": ["heavy_bleeding"]}),
+    )
+    .await;
+    let detail = problem["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("heavy_bleeding") && detail.contains("vaginal_bleeding"),
+        "the refusal lists the known symptoms: {detail}"
+    );
     let (status, _) = call(
         &gw,
         "POST",

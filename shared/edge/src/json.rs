@@ -46,15 +46,27 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T,
             detail: "the body is empty".into(),
         });
     }
+    // Every Haven body is an object. A list would otherwise fill a struct field by field
+    // ("[0] must be a string"), which tells the client nothing.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::Validation {
+                    field: None,
+                    detail: "the body must be a JSON object".into(),
+                },
+                Err(e) => ApiError::InvalidJson {
+                    detail: e.to_string(),
+                },
+            },
+        );
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::Validation {
-                field: (path != ".").then_some(path),
-                detail: strip_position(&inner.to_string()),
-            },
+            serde_json::error::Category::Data => shape_error(&path, &inner.to_string()),
             _ => ApiError::InvalidJson {
                 detail: inner.to_string(),
             },
@@ -67,10 +79,150 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T,
 }
 
 /// serde's messages end in "at line 1 column 42", which means nothing for a shape error.
-fn strip_position(message: &str) -> String {
+fn strip_position(message: &str) -> &str {
     match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
+        Some(i) => &message[..i],
+        None => message,
+    }
+}
+
+/// `path` joined with a field name inside it (`.` is the body itself).
+fn join(path: &str, field: &str) -> String {
+    if path == "." || path.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+/// The words between the first pair of backticks.
+fn quoted(text: &str) -> Option<&str> {
+    let start = text.find('`')? + 1;
+    let len = text[start..].find('`')?;
+    Some(&text[start..start + len])
+}
+
+/// Every backticked word, in order (the choices serde lists).
+fn all_quoted(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// What serde expected, in a client's words rather than Rust's (`f64`, `struct NewAccount`).
+fn expected_in_words(expected: &str) -> &'static str {
+    let e = expected.trim();
+    match e {
+        "f32" | "f64" => "a number",
+        "u8" => "a whole number from 0 to 255",
+        "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "a string" | "a borrowed string" | "string" | "a character" | "char" => "a string",
+        "a boolean" | "bool" => "true or false",
+        "a sequence" | "a tuple" => "a list",
+        "unit" | "null" => "null",
+        _ if e.starts_with("struct ") || e.starts_with("a map") || e.starts_with("map") => {
+            "an object"
+        }
+        _ if e.starts_with("tuple") => "a list",
+        _ if e.starts_with("enum ") || e.starts_with("variant") => "one of the listed values",
+        _ => "a value of another type",
+    }
+}
+
+/// What was sent, as serde names it (`string "x"`, `integer `1``, `sequence`).
+fn given_in_words(given: &str) -> &'static str {
+    let g = given.trim();
+    match g.split([' ', '`']).next().unwrap_or("") {
+        "string" => "text",
+        "integer" | "floating" => "a number",
+        "boolean" => "true or false",
+        "sequence" => "a list",
+        "map" => "an object",
+        "null" | "unit" => "null",
+        "character" => "text",
+        _ => "another type",
+    }
+}
+
+/// A JSON body of the wrong shape as a 422 that names the field and says what it must be,
+/// without Rust's type names (`expected struct NewAccount with 6 elements`, `expected u32`).
+fn shape_error(path: &str, message: &str) -> ApiError {
+    let message = strip_position(message);
+    let at_body = path == "." || path.is_empty();
+    let leaf = |p: &str| -> String {
+        if at_body {
+            "the body".to_owned()
+        } else {
+            p.to_owned()
+        }
+    };
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let field = join(path, quoted(rest).unwrap_or(rest));
+        return ApiError::Validation {
+            detail: format!("{field} is required"),
+            field: Some(field),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let (name, choices) = rest.split_once(", ").unwrap_or((rest, ""));
+        let name = quoted(name).unwrap_or(name);
+        // serde_path_to_error's path already ends at the unknown field.
+        let field = if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_owned()
+        } else {
+            join(path, name)
+        };
+        let known = all_quoted(choices);
+        let detail = if known.is_empty() {
+            format!("{field} is not a field this request takes")
+        } else {
+            format!(
+                "{field} is not a field this request takes; the fields are {}",
+                known.join(", ")
+            )
+        };
+        return ApiError::Validation {
+            field: Some(field),
+            detail,
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let (given, choices) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let known = all_quoted(choices);
+        return ApiError::Validation {
+            field: (!at_body).then(|| path.to_owned()),
+            detail: format!(
+                "{} must be one of {}, not {}",
+                leaf(path),
+                known.join(", "),
+                quoted(given).unwrap_or(given)
+            ),
+        };
+    }
+    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (given, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+            let expected = expected_in_words(expected);
+            let detail = if prefix == "invalid value: " {
+                format!("{} must be {expected}", leaf(path))
+            } else if prefix == "invalid length " {
+                format!("{} must be {expected} of the documented shape", leaf(path))
+            } else {
+                format!(
+                    "{} must be {expected}, not {}",
+                    leaf(path),
+                    given_in_words(given)
+                )
+            };
+            return ApiError::Validation {
+                field: (!at_body).then(|| path.to_owned()),
+                detail,
+            };
+        }
+    }
+    // A domain type's own message (its `Deserialize` says what is wrong): kept as written.
+    ApiError::Validation {
+        field: (!at_body).then(|| path.to_owned()),
+        detail: message.to_owned(),
     }
 }
 
@@ -211,6 +363,76 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Account {
+        email: String,
+        role: Role,
+        age: Option<u32>,
+        vitals: Option<Location>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Role {
+        Nurse,
+        Doctor,
+    }
+
+    fn problem(body: &str) -> (Option<String>, String) {
+        match parse_json::<Account>(&request("application/json", body), 1024).expect_err("bad") {
+            ApiError::Validation { field, detail } => (field, detail),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_field_in_plain_words() {
+        let rust = ["struct", "Account", "u32", "f64", "elements", "variant"];
+        let cases = [
+            (r#"{"role": "nurse"}"#, Some("email"), "email is required"),
+            (
+                r#"{"email": "a", "role": "nurse", "vitals": {}}"#,
+                Some("vitals.accuracy_m"),
+                "vitals.accuracy_m is required",
+            ),
+            (
+                r#"{"email": "a", "role": "cook"}"#,
+                Some("role"),
+                "role must be one of nurse, doctor, not cook",
+            ),
+            (
+                r#"{"email": 5, "role": "nurse"}"#,
+                Some("email"),
+                "email must be a string, not a number",
+            ),
+            (
+                r#"{"email": "a", "role": "nurse", "age": -1}"#,
+                Some("age"),
+                "age must be a whole number, 0 or more",
+            ),
+            (
+                r#"{"email": "a", "role": "nurse", "vitals": {"accuracy_m": "x"}}"#,
+                Some("vitals.accuracy_m"),
+                "vitals.accuracy_m must be a whole number, 0 or more, not text",
+            ),
+            (
+                r#"{"email": "a", "role": "nurse", "colour": 1}"#,
+                Some("colour"),
+                "colour is not a field this request takes; the fields are email, role, age, vitals",
+            ),
+            ("[1, 2]", None, "the body must be a JSON object"),
+            ("\"text\"", None, "the body must be a JSON object"),
+        ];
+        for (body, field, detail) in cases {
+            let (f, d) = problem(body);
+            assert_eq!((f.as_deref(), d.as_str()), (field, detail), "{body}");
+            for word in rust {
+                assert!(!d.contains(word), "{d} shows Rust's {word}");
+            }
+        }
     }
 
     #[test]

@@ -95,25 +95,107 @@ const fn rule(
 
 use Priority::{Critical, High, Medium};
 
-/// Symptom words the rules know. Others are accepted and stored, but decide nothing.
-pub const KNOWN_SYMPTOMS: &[&str] = &[
-    "unconscious",
-    "not_breathing",
-    "no_pulse",
-    "severe_bleeding",
-    "seizure",
-    "choking",
-    "face_drooping",
-    "slurred_speech",
-    "one_sided_weakness",
-    "chest_pain",
-    "difficulty_breathing",
-    "vaginal_bleeding",
-    "severe_pain",
-    "confusion",
-    "vomiting",
-    "fever",
+/// A symptom a person or a bystander can report, in the words shown to hospitals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symptom {
+    /// The code clients send (`severe_bleeding`).
+    pub code: &'static str,
+    pub english: &'static str,
+    pub swahili: &'static str,
+    /// SNOMED CT finding, where there is a plain one; FHIR carries it beside Haven's code.
+    pub snomed: Option<&'static str>,
+}
+
+const fn symptom(
+    code: &'static str,
+    english: &'static str,
+    swahili: &'static str,
+    snomed: Option<&'static str>,
+) -> Symptom {
+    Symptom {
+        code,
+        english,
+        swahili,
+        snomed,
+    }
+}
+
+/// The symptoms Haven knows: the closed list an alert may carry. Anything else is refused,
+/// so a misspelt `heavy_bleeding` cannot silently decide nothing. docs/openapi.yaml lists the
+/// same codes (a catalogue test keeps them in step).
+pub const SYMPTOMS: &[Symptom] = &[
+    symptom(
+        "unconscious",
+        "unconscious",
+        "amepoteza fahamu",
+        Some("419045004"),
+    ),
+    symptom("not_breathing", "not breathing", "hapumui", Some("1023001")),
+    symptom("no_pulse", "no pulse", "hana mapigo ya moyo", None),
+    symptom(
+        "severe_bleeding",
+        "severe bleeding",
+        "anavuja damu nyingi",
+        None,
+    ),
+    symptom("seizure", "seizure", "degedege", Some("91175000")),
+    symptom("choking", "choking", "anakabwa", None),
+    symptom(
+        "face_drooping",
+        "face drooping on one side",
+        "uso umelegea upande mmoja",
+        None,
+    ),
+    symptom(
+        "slurred_speech",
+        "slurred speech",
+        "anaongea kwa shida",
+        None,
+    ),
+    symptom(
+        "one_sided_weakness",
+        "weakness on one side",
+        "udhaifu upande mmoja",
+        None,
+    ),
+    symptom(
+        "chest_pain",
+        "chest pain",
+        "maumivu ya kifua",
+        Some("29857009"),
+    ),
+    symptom(
+        "difficulty_breathing",
+        "difficulty breathing",
+        "shida ya kupumua",
+        Some("267036007"),
+    ),
+    symptom(
+        "vaginal_bleeding",
+        "vaginal bleeding",
+        "kutoka damu ukeni",
+        None,
+    ),
+    symptom("severe_pain", "severe pain", "maumivu makali", None),
+    symptom(
+        "confusion",
+        "confusion",
+        "kuchanganyikiwa",
+        Some("286933003"),
+    ),
+    symptom("vomiting", "vomiting", "kutapika", Some("422400008")),
+    symptom("fever", "fever", "homa", Some("386661006")),
 ];
+
+/// The symptom with this code, if Haven knows it.
+pub fn symptom_named(code: &str) -> Option<&'static Symptom> {
+    SYMPTOMS.iter().find(|s| s.code == code)
+}
+
+/// The codes, for error messages and the OpenAPI enum.
+pub fn symptom_codes() -> impl Iterator<Item = &'static str> {
+    SYMPTOMS.iter().map(|s| s.code)
+}
 
 pub const RULES: &[Rule] = &[
     rule(

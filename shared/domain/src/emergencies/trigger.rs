@@ -14,7 +14,7 @@ use crate::emergencies::alert::{
     Status, Transition,
 };
 use crate::emergencies::handoff::{self, ALERT_CREATED};
-use crate::emergencies::priority::{Facts, KNOWN_SYMPTOMS, Vitals, prioritise};
+use crate::emergencies::priority::{Facts, Vitals, prioritise, symptom_codes, symptom_named};
 use crate::emergencies::view::{AlertView, view};
 use crate::envelope;
 use crate::error::DomainError;
@@ -93,15 +93,18 @@ impl TriggerRequest {
             ));
         }
         for (i, s) in self.symptoms.iter().enumerate() {
-            let ok = !s.is_empty()
-                && s.len() <= 40
-                && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-            if !ok {
+            if symptom_named(s).is_none() {
+                // Echo the code only when it is short and plain: it goes into the problem text.
+                let shown = if s.len() <= 40 && s.bytes().all(|b| b.is_ascii_graphic()) {
+                    format!("`{s}`")
+                } else {
+                    "this code".to_owned()
+                };
                 return Err(DomainError::invalid(
                     &format!("symptoms[{i}]"),
                     format!(
-                        "symptoms are lowercase words with underscores, like {}",
-                        KNOWN_SYMPTOMS[..4].join(", ")
+                        "{shown} is not a symptom Haven knows; the known symptoms are {}",
+                        symptom_codes().collect::<Vec<_>>().join(", ")
                     ),
                 ));
             }

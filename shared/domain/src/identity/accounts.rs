@@ -375,10 +375,27 @@ async fn create<P: Ports>(
             condition: Some(Condition::item_absent()),
         });
     }
+    // Staff belong to a hospital that exists, checked in the same transaction as the write.
+    if let Some(h) = &user.hospital_id {
+        ops.push(TransactOp::Check {
+            key: crate::hospitals::Hospital::key(h),
+            condition: Condition::item_present(),
+        });
+    }
+    let hospital_check = user.hospital_id.is_some().then(|| ops.len() - 1);
     match ports.table().transact_write(ops).await {
         Ok(()) => {}
         Err(TableError::TransactionCanceled(reasons)) => {
             use crate::ports::table::CancelReason;
+            if hospital_check
+                .and_then(|i| reasons.get(i))
+                .is_some_and(|r| *r == CancelReason::ConditionFailed)
+            {
+                return Err(DomainError::invalid(
+                    "hospital_id",
+                    "no hospital has this id; register the hospital first (POST /api/v1/hospitals)",
+                ));
+            }
             return Err(match reasons.get(2) {
                 Some(CancelReason::ConditionFailed)
                     if phone.is_some()
