@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod events;
 pub mod functions;
+pub mod running;
 pub mod seed;
 pub mod sockets;
 pub mod workers;

@@ -1,11 +1,13 @@
 //! `haven-local`: the whole platform on one machine. `make dev` runs it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use haven_domain::comms::CommsSettings;
 use haven_domain::ports::Ports;
 use haven_embedded::LocalSockets;
-use haven_local::{Gateway, seed, workers};
+use haven_local::{Gateway, running, seed, workers};
 use haven_platform::{AwsPorts, Backend, EmbeddedPorts, data_dir};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,21 +26,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let demo = std::env::var("HAVEN_DEMO")
             .map(|v| v != "0")
             .unwrap_or(true);
+        // Links in texts and webhooks point where people reach this gateway: HAVEN_PUBLIC_URL,
+        // else the address it listens on (PORT=0 picks a free port; that is the one used).
+        let listening = format!("http://{}", listener.local_addr()?);
+        let public_url = CommsSettings::public_url_from_env().unwrap_or_else(|| listening.clone());
         match Backend::from_env()? {
             Backend::Embedded => {
-                let ports = Arc::new(EmbeddedPorts::from_env()?);
+                let mut ports = EmbeddedPorts::from_env()?;
+                ports.comms.public_base_url = public_url;
+                let ports = Arc::new(ports);
                 let sockets = ports.backend.connections.clone();
                 let outbox = Some(ports.backend.publisher.clone());
-                start(ports, sockets, outbox, listener, demo).await
+                let data = Some(running::absolute(&data_dir()));
+                start(ports, sockets, outbox, listener, demo, data).await
             }
             Backend::Aws => {
                 // The adapter posts to this gateway's `/@connections` unless told otherwise.
                 let mut settings = haven_aws::AwsSettings::from_env();
                 settings
                     .websocket_endpoint
-                    .get_or_insert_with(|| format!("http://{addr}"));
-                let ports = Arc::new(AwsPorts::from_settings(settings).await);
-                start(ports, LocalSockets::default(), None, listener, demo).await
+                    .get_or_insert_with(|| listening.clone());
+                let mut ports = AwsPorts::from_settings(settings).await;
+                ports.comms.public_base_url = public_url;
+                start(
+                    Arc::new(ports),
+                    LocalSockets::default(),
+                    None,
+                    listener,
+                    demo,
+                    None,
+                )
+                .await
             }
         }
     })
@@ -50,6 +68,7 @@ async fn start<P: Ports>(
     sms_outbox: Option<haven_embedded::SqlitePublisher>,
     listener: tokio::net::TcpListener,
     demo: bool,
+    data_dir: Option<PathBuf>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     if demo {
         let loaded = seed::load_demo(ports.table(), ports.clock().now()).await?;
@@ -68,21 +87,52 @@ async fn start<P: Ports>(
     let _workers = workers::spawn_all(&ports, workers::Pipeline::default());
     let addr = listener.local_addr()?;
     let backend = ports.backend_name();
-    let data = data_dir();
-    tracing::info!(%addr, backend, data_dir = %data.display(), "haven-local listening");
-    match backend {
-        "embedded" => println!(
+    let public_url = ports.comms().public_base_url.clone();
+    // So `haven-admin` can tell whether it writes to the database this gateway serves.
+    let _registration = running::register(running::RunningGateway {
+        pid: std::process::id(),
+        url: format!("http://{addr}"),
+        data_dir: data_dir.clone(),
+    })
+    .map_err(|e| tracing::warn!(error = %e, "not registered for haven-admin"))
+    .ok();
+    tracing::info!(%addr, backend, public_url, "haven-local listening");
+    match &data_dir {
+        Some(data) => println!(
             "Haven is running at http://{addr}  (backend: embedded, data: {})",
             data.display()
         ),
-        other => println!("Haven is running at http://{addr}  (backend: {other})"),
+        None => println!("Haven is running at http://{addr}  (backend: {backend})"),
+    }
+    if public_url != format!("http://{addr}") {
+        println!("  links:     {public_url}  (HAVEN_PUBLIC_URL)");
     }
     println!("  health:    http://{addr}/api/v1/health/ready");
     println!("  websocket: ws://{addr}/ws");
     if backend == "embedded" {
         println!("  texts:     http://{addr}/local/sms-outbox  (system admin token)");
     }
+    // Ctrl-C, or SIGTERM from a process manager or a test: finish requests in flight and
+    // remove the registration.
     let shutdown = async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let terminated = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminated => {}
+            }
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     };
     Gateway::new(ports, sockets, sms_outbox)

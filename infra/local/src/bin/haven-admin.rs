@@ -1,23 +1,70 @@
 //! `haven-admin`: one-off operations on a deployment, on the backend `HAVEN_BACKEND` names
-//! (on AWS: run with the stack's environment, see docs/identity.md, "First admin").
-//!
-//!   haven-admin create-admin        first system admin (HAVEN_ADMIN_EMAIL, HAVEN_ADMIN_PASSWORD)
-//!   haven-admin rotate-signing-key  sign new tokens with a new key; the old one keeps verifying
-//!   haven-admin provision           (AWS backend, off AWS) create the table, queues, topics and
-//!                                   key as template.yaml does, e.g. on moto's server
-//!   haven-admin import-hospitals FILE [--replace]
-//!                                   load hospitals from a KMHFL CSV export (`.csv`) or Haven's
-//!                                   JSON (`.json`, an array of profiles). Existing hospitals are
-//!                                   kept as they are (live capacity included) unless --replace.
+//! (on AWS: run with the stack's environment, see docs/identity.md, "First admin"). On the
+//! embedded backend it opens the database in `HAVEN_DATA_DIR` (default `.haven`), resolved as
+//! the gateway resolves it, and says which file that is and whether a running gateway serves
+//! it. `haven-admin help` lists the commands; nothing is opened or created before a command
+//! is recognised.
 
 use haven_domain::hospitals::import;
 use haven_domain::identity::keys;
 use haven_domain::ports::Ports;
-use haven_platform::{AwsPorts, Backend, EmbeddedPorts};
+use haven_local::running;
+use haven_platform::{AwsPorts, Backend, EmbeddedPorts, data_dir};
 
-async fn run<P: Ports>(ports: &P, command: &str) -> Result<(), Box<dyn std::error::Error>> {
+const USAGE: &str = "\
+haven-admin: one-off operations on a Haven deployment
+
+usage: haven-admin COMMAND [ARGS]
+
+commands:
+  create-admin                     the first system admin (HAVEN_ADMIN_EMAIL, HAVEN_ADMIN_PASSWORD;
+                                   a generated password is printed once)
+  rotate-signing-key               sign new tokens with a new key; the old one keeps verifying
+  import-hospitals FILE [--replace]
+                                   load hospitals from a KMHFL CSV export (.csv) or Haven's JSON
+                                   (.json, an array of profiles). Existing hospitals keep their
+                                   live capacity unless --replace
+  provision                        (AWS backend, off AWS) create the table, queues, topics and key
+                                   as template.yaml does, e.g. on moto's server
+  help                             this text (also --help, -h)
+
+environment:
+  HAVEN_BACKEND    embedded (default) or aws
+  HAVEN_DATA_DIR   the embedded backend's folder (default .haven, relative to the working
+                   directory), the same variable `make dev` reads
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Help,
+    CreateAdmin,
+    RotateSigningKey,
+    ImportHospitals,
+    Provision,
+}
+
+impl Command {
+    fn parse(word: Option<&str>) -> Result<Self, String> {
+        match word {
+            None | Some("help" | "--help" | "-h") => Ok(Command::Help),
+            Some("create-admin") => Ok(Command::CreateAdmin),
+            Some("rotate-signing-key") => Ok(Command::RotateSigningKey),
+            Some("import-hospitals") => Ok(Command::ImportHospitals),
+            Some("provision") => Ok(Command::Provision),
+            Some(other) => Err(format!(
+                "unknown command `{other}`; nothing was changed. `haven-admin help` lists the commands"
+            )),
+        }
+    }
+}
+
+async fn run<P: Ports>(
+    ports: &P,
+    command: Command,
+    args: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        "create-admin" => match haven_local::admin::bootstrap_from_env(ports).await? {
+        Command::CreateAdmin => match haven_local::admin::bootstrap_from_env(ports).await? {
             Some((email, Some(password))) => {
                 println!("created system admin {email} with password {password} (shown once)")
             }
@@ -26,28 +73,40 @@ async fn run<P: Ports>(ports: &P, command: &str) -> Result<(), Box<dyn std::erro
             }
             None => {}
         },
-        "rotate-signing-key" => println!("signing with key {}", keys::rotate(ports).await?),
-        "import-hospitals" => import_hospitals(ports).await?,
-        other => {
-            return Err(
-                format!(
-                    "unknown command `{other}`: create-admin | rotate-signing-key | import-hospitals | provision"
-                )
-                .into(),
-            );
-        }
+        Command::RotateSigningKey => println!("signing with key {}", keys::rotate(ports).await?),
+        Command::ImportHospitals => import_hospitals(ports, args).await?,
+        Command::Help | Command::Provision => {}
     }
     Ok(())
 }
 
-async fn import_hospitals<P: Ports>(ports: &P) -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(2).collect();
+/// The file to import and whether to replace, checked before any backend is opened.
+fn import_args(args: &[String]) -> Result<(String, bool), String> {
     let replace = args.iter().any(|a| a == "--replace");
+    if let Some(flag) = args
+        .iter()
+        .find(|a| a.starts_with("--") && *a != "--replace")
+    {
+        return Err(format!(
+            "unknown option `{flag}`; usage: haven-admin import-hospitals FILE [--replace]"
+        ));
+    }
     let path = args
         .iter()
         .find(|a| !a.starts_with("--"))
         .ok_or("usage: haven-admin import-hospitals FILE [--replace]")?;
-    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    if !std::path::Path::new(path).is_file() {
+        return Err(format!("{path}: no such file"));
+    }
+    Ok((path.clone(), replace))
+}
+
+async fn import_hospitals<P: Ports>(
+    ports: &P,
+    args: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (path, replace) = import_args(args)?;
+    let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
     let parsed = if path.to_ascii_lowercase().ends_with(".csv") {
         import::parse_kmhfl_csv(std::io::BufReader::new(file))?
     } else {
@@ -71,17 +130,40 @@ async fn import_hospitals<P: Ports>(ports: &P) -> Result<(), Box<dyn std::error:
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let command = std::env::args().nth(1).unwrap_or_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = Command::parse(args.first().map(String::as_str))?;
+    if command == Command::Help {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    let rest = &args[1..];
+    if command == Command::ImportHospitals {
+        import_args(rest)?;
+    }
     haven_platform::block_on(async {
-        if command == "provision" {
+        if command == Command::Provision {
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             haven_aws::provision::provision_all(&sdk, &haven_aws::AwsSettings::from_env()).await?;
             println!("provisioned");
             return Ok(());
         }
         match Backend::from_env()? {
-            Backend::Embedded => run(&EmbeddedPorts::from_env()?, &command).await,
-            Backend::Aws => run(&AwsPorts::from_env().await, &command).await,
+            Backend::Embedded => {
+                let dir = running::absolute(&data_dir());
+                let database = dir.join(haven_embedded::DATABASE_FILE);
+                let state = if database.is_file() {
+                    "existing"
+                } else {
+                    "new"
+                };
+                eprintln!(
+                    "database: {} ({state}); {}",
+                    database.display(),
+                    running::hint_for(&dir, &running::list())
+                );
+                run(&EmbeddedPorts::in_dir(dir)?, command, rest).await
+            }
+            Backend::Aws => run(&AwsPorts::from_env().await, command, rest).await,
         }
     })
 }

@@ -55,16 +55,23 @@ impl CommsSettings {
         if let Some(v) = number("HAVEN_WEBHOOK_TIMEOUT_SECONDS").filter(|v| (1..=30).contains(v)) {
             s.attempt_timeout = Duration::from_secs(v);
         }
-        if let Ok(url) = std::env::var("HAVEN_PUBLIC_URL")
-            && !url.trim().is_empty()
-        {
-            s.public_base_url = url.trim().trim_end_matches('/').to_owned();
+        if let Some(url) = Self::public_url_from_env() {
+            s.public_base_url = url;
         }
         s.allow_private_webhooks = matches!(
             std::env::var("HAVEN_ALLOW_PRIVATE_WEBHOOKS").as_deref(),
             Ok("1" | "true")
         );
         s
+    }
+
+    /// `HAVEN_PUBLIC_URL` when it is set: the address people reach this Haven at. Off AWS
+    /// the gateway falls back to its own listening address (not a fixed port), so links in
+    /// texts and webhooks work on whatever `PORT` it was given.
+    pub fn public_url_from_env() -> Option<String> {
+        let url = std::env::var("HAVEN_PUBLIC_URL").ok()?;
+        let url = url.trim().trim_end_matches('/');
+        (!url.is_empty()).then(|| url.to_owned())
     }
 
     /// The lease a worker holds on a delivery while it makes one attempt: longer than the
