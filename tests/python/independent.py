@@ -65,6 +65,17 @@ def main() -> int:
             "patient": message.pid.pid_5.to_er7(),
             "segments": [child.name for child in message.children],
             "allergy": message.al1.al1_3.al1_3_2.value if message.children.get("AL1") else None,
+            "sex": message.pid.pid_8.to_er7(),
+            # Each OBX as hl7apy reads it: identifier, value type, value and units.
+            "observations": [
+                {
+                    "code": obx.obx_3.obx_3_1.to_er7(),
+                    "type": obx.obx_2.to_er7(),
+                    "value": obx.obx_5.to_er7(),
+                    "units": obx.obx_6.obx_6_1.to_er7() if obx.obx_6.value else "",
+                }
+                for obx in message.children.get("OBX") or []
+            ] if message.children.get("OBX") else [],
         }))
         return 0
     print(__doc__, file=sys.stderr)

@@ -81,13 +81,30 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
         Some(&patient),
         Some(json!({
             "blood_type": "O+",
+            "date_of_birth": "1990-05-01",
+            "sex": "female",
             "allergies": [{"substance": "Penicillin | amoxicillin", "severity": "severe"}],
             "conditions": [{"name": "Asthma", "icd10": "J45.9"}],
+            "medications": [{"name": "Salbutamol inhaler", "dose": "100 mcg", "frequency": "as needed"}],
         })),
     )
     .await;
     assert_eq!(status, 201);
-    let alert = trigger(&gw, &patient, "cardiac", CBD).await;
+    let (status, alert) = call(
+        &gw,
+        "POST",
+        "/api/v1/emergency/alert",
+        Some(&patient),
+        Some(json!({
+            "latitude": CBD.0, "longitude": CBD.1, "accuracy_m": 10.0,
+            "emergency_type": "cardiac",
+            "symptoms": ["chest_pain", "difficulty_breathing"],
+            "vitals": {"heart_rate": 128, "systolic_bp": 95, "diastolic_bp": 60, "spo2": 93},
+            "note": "collapsed at the matatu stage on Moi Avenue",
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{alert}");
     let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
     let hospital = alert["hospital"]["hospital_id"]
         .as_str()
@@ -146,6 +163,103 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
     assert_eq!(hl7["encoding"], "^~\\&");
     assert_eq!(hl7["allergy"], "Penicillin \\F\\ amoxicillin");
     assert_eq!(hl7["patient"], "Otieno^Amina Wanjiru");
+
+    // The clinical picture: what is wrong and who, in JSON, FHIR and HL7 alike.
+    let clinical = &first.json["clinical"];
+    assert_eq!(
+        clinical["priority_reason"], alert["priority_reason"],
+        "{clinical}"
+    );
+    assert_eq!(clinical["symptoms"][0]["code"], "chest_pain");
+    assert_eq!(clinical["symptoms"][1]["display"], "difficulty breathing");
+    assert_eq!(clinical["vitals"]["heart_rate"], 128.0);
+    assert_eq!(
+        clinical["note"],
+        "collapsed at the matatu stage on Moi Avenue"
+    );
+    assert_eq!(clinical["sex"], "female");
+    assert_eq!(clinical["age_band"]["from"], 30, "{clinical}");
+    let medical = &first.json["medical"];
+    assert_eq!(medical["blood_type"], "O+");
+    assert_eq!(medical["allergies"][0]["severity"], "severe");
+    assert_eq!(medical["medications"][0]["name"], "Salbutamol inhaler");
+    for t in ["Observation", "MedicationStatement"] {
+        assert!(types.contains(t), "{t} missing from {types}");
+    }
+    let entries = first.json["fhir"]["entry"].as_array().expect("entries");
+    let resource = |kind: &str| {
+        entries
+            .iter()
+            .map(|e| &e["resource"])
+            .filter(|r| r["resourceType"] == kind)
+            .collect::<Vec<_>>()
+    };
+    let request = resource("ServiceRequest")[0];
+    let reasons = request["reasonCode"].to_string();
+    assert!(
+        reasons.contains("chest_pain") && reasons.contains("29857009"),
+        "{reasons}"
+    );
+    let notes = request["note"].to_string();
+    assert!(
+        notes.contains("Moi Avenue")
+            && notes.contains(alert["priority_reason"].as_str().expect("reason")),
+        "{notes}"
+    );
+    let loinc: Vec<String> = resource("Observation")
+        .iter()
+        .map(|o| {
+            o["code"]["coding"][0]["code"]
+                .as_str()
+                .expect("code")
+                .to_owned()
+        })
+        .collect();
+    for code in ["85354-9", "8867-4", "59408-5", "30525-0"] {
+        assert!(
+            loinc.iter().any(|c| c == code),
+            "{code} missing from {loinc:?}"
+        );
+    }
+    assert_eq!(resource("Patient")[0]["gender"], "female");
+    assert_eq!(hl7["sex"], "F");
+    let obx = hl7["observations"].as_array().expect("observations");
+    let reading = |code: &str| {
+        obx.iter()
+            .filter(|o| o["code"] == code)
+            .map(|o| o["value"].as_str().expect("value").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reading("8867-4"), ["128"], "{obx:?}");
+    assert_eq!(reading("8480-6"), ["95"]);
+    assert_eq!(reading("30525-0"), ["^30^-^39"]);
+    assert_eq!(reading("8661-1").len(), 2, "two chief complaints");
+    assert!(reading("NOTE")[0].contains("Moi Avenue"));
+    // Handing the profile over is a disclosure to that hospital in the patient's own log,
+    // once however many attempts the delivery took.
+    let (status, log) = call(
+        &gw,
+        "GET",
+        "/api/v1/medical-profile/access-log",
+        Some(&patient),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{log}");
+    let disclosures: Vec<&Value> = log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "medical.shared_with_hospital")
+        .collect();
+    assert_eq!(disclosures.len(), 1, "{log}");
+    assert_eq!(disclosures[0]["recipient"], hospital.as_str());
+    assert!(
+        disclosures[0]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains(first.id())
+    );
 
     // Who may answer: the hospital's staff; not a patient, not another hospital.
     let ack = json!({"alert_id": alert_id, "decision": "accept"});
@@ -382,7 +496,19 @@ async fn a_silent_hospital_is_escalated_to_the_next_hospital_and_to_sms() {
         .await;
         assert_eq!(s, 200, "{b}");
     }
-    let alert = trigger(&gw, &patient, "respiratory", CBD).await;
+    let (status, alert) = call(
+        &gw,
+        "POST",
+        "/api/v1/emergency/alert",
+        Some(&patient),
+        Some(json!({
+            "latitude": CBD.0, "longitude": CBD.1, "emergency_type": "respiratory",
+            "symptoms": ["difficulty_breathing"],
+            "note": "asthma attack near Kencom bus stop",
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{alert}");
     let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
     first.push_str(alert["hospital"]["hospital_id"].as_str().expect("hospital"));
     for h in NAIROBI.iter().filter(|h| **h != first) {
@@ -419,6 +545,13 @@ async fn a_silent_hospital_is_escalated_to_the_next_hospital_and_to_sms() {
         .find(|w| w.contains("/hospital/comms/ack/"))
         .expect("a link in the text");
     assert!(text.chars().count() <= 160, "{text}");
+    // A text can be read over a shoulder or forwarded: no clinical detail in it.
+    for clinical in ["asthma", "Kencom", "difficulty", "breathing"] {
+        assert!(
+            !text.to_lowercase().contains(&clinical.to_lowercase()),
+            "{text}"
+        );
+    }
     let status = comms_status(&gw, &dispatcher, &alert_id).await;
     assert_eq!(status["offers"][0]["hospital_id"], first.as_str());
     assert!(status["offers"][0]["expired_at"].is_string(), "{status}");

@@ -2,8 +2,12 @@
 //! whose systems take HL7 v2 rather than FHIR. Segments end with a carriage return; text is
 //! escaped so a `|`, `^`, `~`, `\` or `&` in a name or an allergy cannot break the message.
 
+use crate::comms::clinical::{ClinicalPicture, hl7_allergy_severity};
 use crate::emergencies::alert::Alert;
-use crate::medical::profile::{MedicalProfile, Severity};
+use crate::medical::profile::MedicalProfile;
+
+/// HL7's form for a local coding system (table 0396: `99zzz`): Haven's own codes.
+pub const LOCAL_CODES: &str = "99HVN";
 
 /// MSH-2: component `^`, repetition `~`, escape `\`, subcomponent `&`.
 pub const ENCODING_CHARACTERS: &str = "^~\\&";
@@ -43,6 +47,8 @@ pub struct Admission<'a> {
     pub patient_phone: Option<&'a str>,
     /// The profile, when break-glass applies.
     pub profile: Option<&'a MedicalProfile>,
+    /// What is wrong, as OBX segments (absent in a stand-down).
+    pub clinical: Option<&'a ClinicalPicture>,
     /// MSH-10, unique per message.
     pub control_id: &'a str,
     pub at: &'a str,
@@ -70,8 +76,12 @@ pub fn adt_a04(a: &Admission) -> String {
         .and_then(|p| p.date_of_birth.as_deref())
         .map(|d| d.replace('-', ""))
         .unwrap_or_default();
+    let sex = a
+        .clinical
+        .and_then(|c| c.sex)
+        .map_or("U", crate::medical::profile::Sex::hl7);
     segments.push(format!(
-        "PID|1||{}^^^HAVEN^PI||{}^{}||{dob}|U|||||{}",
+        "PID|1||{}^^^HAVEN^PI||{}^{}||{dob}|{sex}|||||{}",
         escape(&alert.patient_id),
         escape(family),
         escape(given),
@@ -94,13 +104,12 @@ pub fn adt_a04(a: &Admission) -> String {
             alert.priority.as_str()
         ))
     ));
+    if let Some(c) = a.clinical {
+        segments.extend(observations(c, &at));
+    }
     if let Some(profile) = a.profile {
         for (i, allergy) in profile.allergies.iter().enumerate() {
-            let severity = match allergy.severity {
-                Severity::Mild => "MI",
-                Severity::Moderate => "MO",
-                Severity::Severe | Severity::LifeThreatening => "SV",
-            };
+            let severity = hl7_allergy_severity(allergy.severity);
             segments.push(format!(
                 "AL1|{}|DA|^{}|{severity}|{}",
                 i + 1,
@@ -123,10 +132,66 @@ pub fn adt_a04(a: &Admission) -> String {
     message
 }
 
+/// The clinical picture as OBX segments (ADT_A01 carries them after PV2): vitals as NM with
+/// LOINC codes and UCUM units, the age band as SN, each symptom as a chief complaint (LOINC
+/// 8661-1, CWE with Haven's code), and the priority's reason and the note as text.
+fn observations(c: &ClinicalPicture, at: &str) -> Vec<String> {
+    let mut obx: Vec<(String, String, String, String)> = Vec::new();
+    for (code, display, value, unit) in c.vital_signs() {
+        obx.push((
+            "NM".into(),
+            format!("{code}^{}^LN", escape(display)),
+            format!("{value}"),
+            format!("{}^^UCUM", escape(unit)),
+        ));
+    }
+    if let Some(band) = c.age_band {
+        let value = match band.to {
+            Some(to) => format!("^{}^-^{to}", band.from),
+            None => format!(">=^{}", band.from),
+        };
+        obx.push((
+            "SN".into(),
+            "30525-0^Age^LN".into(),
+            value,
+            "a^year^UCUM".into(),
+        ));
+    }
+    for s in &c.symptoms {
+        obx.push((
+            "CWE".into(),
+            "8661-1^Chief complaint^LN".into(),
+            format!("{}^{}^{LOCAL_CODES}", escape(&s.code), escape(&s.display)),
+            String::new(),
+        ));
+    }
+    obx.push((
+        "ST".into(),
+        format!("PRIORITY^Priority reason^{LOCAL_CODES}"),
+        escape(&c.priority_reason),
+        String::new(),
+    ));
+    if let Some(note) = &c.note {
+        obx.push((
+            "TX".into(),
+            format!("NOTE^Note from the scene^{LOCAL_CODES}"),
+            escape(note),
+            String::new(),
+        ));
+    }
+    obx.into_iter()
+        .enumerate()
+        // OBX-11 P: reported from the scene, not a result the hospital measured.
+        .map(|(i, (kind, code, value, unit))| {
+            format!("OBX|{}|{kind}|{code}||{value}|{unit}|||||P|||{at}", i + 1)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::medical::profile::{Allergy, Condition};
+    use crate::medical::profile::{Allergy, Condition, Severity};
 
     #[test]
     fn delimiters_in_text_are_escaped() {
@@ -155,6 +220,7 @@ mod tests {
             patient_name: "Amina W. Otieno",
             patient_phone: Some("+254712345678"),
             profile: Some(&profile),
+            clinical: None,
             control_id: "c1",
             at: "2026-11-23T10:00:00.000Z",
         });

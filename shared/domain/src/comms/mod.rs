@@ -9,6 +9,7 @@
 //! sending again, so a receiver that keys on `webhook-id` sees each event once.
 
 pub mod backoff;
+pub mod clinical;
 pub mod delivery;
 pub mod endpoint;
 pub mod escalation;

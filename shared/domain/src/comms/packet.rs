@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::comms::clinical::{ClinicalPicture, MedicalSummary, fhir_observations, symptom_concept};
 use crate::emergencies::alert::Alert;
 use crate::emergencies::handoff::ALERT_CANCELLED;
 use crate::medical::fhir::{PatientFacts, bundle};
@@ -29,6 +30,12 @@ pub struct WebhookPayload {
     pub location: PacketLocation,
     pub eta_minutes: Option<f64>,
     pub ack_url: Option<String>,
+    /// What is wrong and who, for the department to prepare (absent in a stand-down).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clinical: Option<ClinicalPicture>,
+    /// The patient's medical profile in brief, while break-glass applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub medical: Option<MedicalSummary>,
     pub fhir: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hl7v2: Option<String>,
@@ -42,13 +49,16 @@ pub fn break_glass_applies(alert: &Alert, hospital_id: &str, event: &str) -> boo
 }
 
 /// The FHIR R4 `collection` Bundle: Patient (and the profile's resources when given), the
-/// emergency Encounter, where the patient is (Location), and the request for emergency care
-/// (ServiceRequest) addressed to the hospital.
+/// emergency Encounter, where the patient is (Location), the request for emergency care
+/// (ServiceRequest) addressed to the hospital with the symptoms as its reasons and the
+/// priority's reason and the note from the scene as its notes, and the reported vital signs
+/// and age band as Observations.
 pub fn fhir_bundle(
     alert: &Alert,
     hospital_id: &str,
     patient: &PatientFacts,
     profile: Option<&MedicalProfile>,
+    picture: Option<&ClinicalPicture>,
     event: &str,
     at: &str,
 ) -> Value {
@@ -63,7 +73,21 @@ pub fn fhir_bundle(
         "high" => "asap",
         _ => "urgent",
     };
-    let extra = [
+    let mut reasons: Vec<Value> = picture
+        .map(|p| p.symptoms.iter().map(symptom_concept).collect())
+        .unwrap_or_default();
+    reasons.push(json!({ "text": format!("{} emergency", alert.emergency_type.as_str()) }));
+    let mut notes = Vec::new();
+    if let Some(p) = picture {
+        notes.push(json!({ "text": format!(
+            "Priority {}: {} (Haven rule {})",
+            alert.priority.as_str(), p.priority_reason, p.priority_rule
+        ) }));
+        if let Some(note) = &p.note {
+            notes.push(json!({ "authorString": "reported with the alert", "text": note }));
+        }
+    }
+    let mut extra = vec![
         json!({
             "fullUrl": location_url,
             "resource": {
@@ -91,7 +115,7 @@ pub fn fhir_bundle(
                     "display": "emergency",
                 },
                 "priority": { "text": alert.priority.as_str() },
-                "reasonCode": [{ "text": format!("{} emergency", alert.emergency_type.as_str()) }],
+                "reasonCode": reasons,
                 "subject": { "reference": patient_ref },
                 "location": [{ "location": { "reference": location_url } }],
                 "serviceProvider": { "identifier": { "system": "urn:haven:hospital", "value": hospital_id } },
@@ -111,9 +135,20 @@ pub fn fhir_bundle(
                 "authoredOn": at,
                 "performer": [{ "identifier": { "system": "urn:haven:hospital", "value": hospital_id } }],
                 "locationReference": [{ "reference": location_url }],
+                "reasonCode": reasons,
             }
         }),
     ];
+    if !notes.is_empty() {
+        extra[2]["resource"]["note"] = json!(notes);
+    }
+    if let Some(p) = picture {
+        extra.extend(
+            fhir_observations(p, &json!({ "reference": patient_ref }), &encounter_url, &alert.created_at)
+                .into_iter()
+                .map(|o| json!({ "fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()), "resource": o })),
+        );
+    }
     if let Some(entries) = b["entry"].as_array_mut() {
         entries.extend(extra);
     }
@@ -138,6 +173,7 @@ mod tests {
             &a,
             "h1",
             &patient,
+            None,
             None,
             "alert.created",
             "2026-11-23T10:00:00Z",

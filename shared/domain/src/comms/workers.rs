@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::catalogue::{DEADLINES_QUEUE, HOSPITAL_API_QUEUE, SMS_QUEUE, WEBHOOK_QUEUE};
+use crate::comms::clinical::{ClinicalPicture, MedicalSummary};
 use crate::comms::delivery::{
     self, AttemptRecord, Claim, DeliveryKey, DeliveryRecord, DeliveryState,
 };
@@ -16,7 +17,7 @@ use crate::comms::{DeadlineMessage, backoff, escalation, hl7, links, sms};
 use crate::emergencies::alert::{Alert, Status};
 use crate::emergencies::handoff::{ALERT_CANCELLED, AlertEvent};
 use crate::emergencies::store;
-use crate::emergencies::trigger::load_alert;
+use crate::emergencies::trigger::{load_alert, open_clinical};
 use crate::error::DomainError;
 use crate::hospitals::{Channel, manage};
 use crate::identity::audit::{self, AuditEvent};
@@ -112,8 +113,8 @@ async fn deliver<P: Ports>(ports: &P, body: &str, channel: Channel) -> Verdict {
     };
     let key = DeliveryKey::of(&event, channel);
     let settings = ports.comms();
-    let alert = match load_alert(ports, &event.alert_id).await {
-        Ok((alert, _)) => alert,
+    let (alert, sealed) = match load_alert(ports, &event.alert_id).await {
+        Ok(loaded) => loaded,
         Err(DomainError::NotFound(_)) => return Verdict::Park("no such alert".into()),
         Err(e) => {
             tracing::warn!(alert_id = %event.alert_id, error = %e, "alert unreadable; retrying");
@@ -135,7 +136,7 @@ async fn deliver<P: Ports>(ports: &P, body: &str, channel: Channel) -> Verdict {
     let started = Instant::now();
     let now = ports.clock().now();
     let result = match channel {
-        Channel::Webhook => send_webhook(ports, &alert, &event, &record).await,
+        Channel::Webhook => send_webhook(ports, &alert, sealed.as_ref(), &event, &record).await,
         Channel::Sms => send_sms(ports, &alert, &event).await,
         Channel::HospitalApi => Ok(Sent::Delivered {
             status: None,
@@ -337,11 +338,14 @@ async fn mark_notified<P: Ports>(ports: &P, alert: &Alert, event: &AlertEvent, c
     }
 }
 
-/// The patient as the packet shows them, and their profile when break-glass applies.
+/// The patient as the packet shows them, and their profile when break-glass applies. Handing
+/// the profile over is a disclosure to that hospital, recorded once per delivery in the
+/// patient's access log.
 async fn patient_and_profile<P: Ports>(
     ports: &P,
     alert: &Alert,
     event: &AlertEvent,
+    delivery_id: &str,
 ) -> Result<(String, Option<String>, Option<MedicalProfile>), DomainError> {
     let account = crate::identity::accounts::find_by_id(ports, &alert.patient_id).await?;
     let (name, phone) = account
@@ -360,21 +364,51 @@ async fn patient_and_profile<P: Ports>(
         }
     };
     if profile.is_some() {
+        let hospital_name = alert
+            .offer_to(&event.hospital_id)
+            .map(|o| o.hospital.name.as_str())
+            .unwrap_or("the hospital");
         let audit_event = AuditEvent::new("medical.shared_with_hospital", "success")
             .actor("system")
             .subject(&alert.patient_id)
+            .recipient(&event.hospital_id)
             .detail(format!(
-                "alert {}; hospital {}; emergency packet",
-                alert.alert_id, event.hospital_id
+                "disclosed to {hospital_name} ({}) with alert {}: the emergency packet (webhook {delivery_id})",
+                event.hospital_id, alert.alert_id
             ));
-        audit::record(ports, audit_event).await?;
+        audit::record_once(ports, audit_event, delivery_id).await?;
     }
     Ok((name, phone, profile))
+}
+
+/// What is wrong, from the alert's sealed details; a stand-down carries none. An unreadable
+/// envelope (keys unavailable) leaves it out rather than holding the alert back.
+async fn clinical_picture<P: Ports>(
+    ports: &P,
+    alert: &Alert,
+    sealed: Option<&crate::envelope::Envelope>,
+    event: &AlertEvent,
+    profile: Option<&MedicalProfile>,
+) -> Option<ClinicalPicture> {
+    if event.event == ALERT_CANCELLED {
+        return None;
+    }
+    match open_clinical(ports, alert, sealed).await {
+        Ok(details) => {
+            let today = ports.clock().now().to_rfc3339();
+            Some(ClinicalPicture::of(&details, profile, &today[..10]))
+        }
+        Err(e) => {
+            tracing::warn!(alert_id = %alert.alert_id, error = %e, "clinical details not readable for the packet");
+            None
+        }
+    }
 }
 
 async fn send_webhook<P: Ports>(
     ports: &P,
     alert: &Alert,
+    sealed: Option<&crate::envelope::Envelope>,
     event: &AlertEvent,
     record: &DeliveryRecord,
 ) -> Result<Sent, DomainError> {
@@ -385,7 +419,9 @@ async fn send_webhook<P: Ports>(
     if signing.endpoint.disabled_at.is_some() {
         return Ok(Sent::Nowhere("the webhook endpoint is disabled".into()));
     }
-    let (name, phone, profile) = patient_and_profile(ports, alert, event).await?;
+    let (name, phone, profile) =
+        patient_and_profile(ports, alert, event, &record.webhook_id).await?;
+    let picture = clinical_picture(ports, alert, sealed, event, profile.as_ref()).await;
     let at = now.to_rfc3339();
     let facts = crate::medical::fhir::PatientFacts {
         id: &alert.patient_id,
@@ -397,6 +433,7 @@ async fn send_webhook<P: Ports>(
         &event.hospital_id,
         &facts,
         profile.as_ref(),
+        picture.as_ref(),
         &event.event,
         &at,
     );
@@ -407,6 +444,7 @@ async fn send_webhook<P: Ports>(
             patient_name: &name,
             patient_phone: phone.as_deref(),
             profile: profile.as_ref(),
+            clinical: picture.as_ref(),
             control_id: &record.webhook_id,
             at: &at,
         })
@@ -429,6 +467,8 @@ async fn send_webhook<P: Ports>(
         },
         eta_minutes: offer.map(|o| o.hospital.eta_minutes),
         ack_url,
+        medical: profile.as_ref().map(MedicalSummary::of),
+        clinical: picture,
         fhir,
         hl7v2,
     };

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::DomainError;
 use crate::item::{Item, Key, Value, json_to_value};
-use crate::ports::{Ports, Table};
+use crate::ports::table::CancelReason;
+use crate::ports::{Condition, Ports, Table, TableError, TransactOp};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEvent {
@@ -15,6 +16,9 @@ pub struct AuditEvent {
     pub actor: Option<String>,
     /// Whom it concerned (a user id, or a lookup hash for unknown accounts).
     pub subject: Option<String>,
+    /// Whom data was disclosed to (a hospital id), for disclosures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
     /// `success`, `failure` or `refused`.
     pub outcome: &'static str,
     pub detail: Option<String>,
@@ -26,6 +30,7 @@ impl AuditEvent {
             action,
             actor: None,
             subject: None,
+            recipient: None,
             outcome,
             detail: None,
         }
@@ -38,6 +43,10 @@ impl AuditEvent {
         self.subject = Some(subject.to_owned());
         self
     }
+    pub fn recipient(mut self, recipient: &str) -> Self {
+        self.recipient = Some(recipient.to_owned());
+        self
+    }
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
@@ -47,6 +56,49 @@ impl AuditEvent {
 /// Writes one audit record: under its subject (a person's own trail, newest last) and on the
 /// `AUDIT` view of GSI2 for system admins.
 pub async fn record<P: Ports>(ports: &P, event: AuditEvent) -> Result<(), DomainError> {
+    ports.table().put(item(ports, &event), None).await?;
+    Ok(())
+}
+
+/// Writes the record once for `occasion` (a delivery id, say), however often it is retried:
+/// a marker and the record go in one transaction, and a second call finds the marker.
+pub async fn record_once<P: Ports>(
+    ports: &P,
+    event: AuditEvent,
+    occasion: &str,
+) -> Result<(), DomainError> {
+    let expires = ports
+        .clock()
+        .now()
+        .plus(ONCE_MARKER_LIFETIME)
+        .epoch_seconds();
+    let marker = Item::new(&Key::new(format!("AUDITONCE#{occasion}"), "AUDITONCE"))
+        .with(crate::item::EXPIRES_AT, Value::n(expires));
+    let ops = vec![
+        TransactOp::Put {
+            item: marker,
+            condition: Some(Condition::item_absent()),
+        },
+        TransactOp::Put {
+            item: item(ports, &event),
+            condition: None,
+        },
+    ];
+    match ports.table().transact_write(ops).await {
+        Ok(()) => Ok(()),
+        Err(TableError::TransactionCanceled(reasons))
+            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Retries of one occasion happen within minutes; the marker outlives them by far.
+const ONCE_MARKER_LIFETIME: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+fn item<P: Ports>(ports: &P, event: &AuditEvent) -> Item {
     let now = ports.clock().now();
     let id = ports.ids().next_id();
     let subject = event
@@ -59,13 +111,12 @@ pub async fn record<P: Ports>(ports: &P, event: AuditEvent) -> Result<(), Domain
         .with("gsi2pk", Value::s("AUDIT"))
         .with("gsi2sk", Value::s(&sort))
         .with("at", Value::s(now.to_rfc3339()));
-    if let Ok(Value::M(fields)) = serde_json::to_value(&event).map(json_to_value) {
+    if let Ok(Value::M(fields)) = serde_json::to_value(event).map(json_to_value) {
         for (k, v) in fields {
             if !matches!(v, Value::Null(_)) {
                 item.set(&k, v);
             }
         }
     }
-    ports.table().put(item, None).await?;
-    Ok(())
+    item
 }

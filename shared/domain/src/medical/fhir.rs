@@ -41,6 +41,9 @@ pub fn bundle(patient: &PatientFacts, profile: &MedicalProfile, at: &str) -> Val
     if let Some(dob) = &profile.date_of_birth {
         p["birthDate"] = json!(dob);
     }
+    if let Some(sex) = profile.sex {
+        p["gender"] = json!(sex.as_str());
+    }
     let mut entries = vec![entry(patient_uuid, p)];
 
     for (i, a) in profile.allergies.iter().enumerate() {

@@ -18,6 +18,9 @@ pub struct MedicalProfile {
     /// `YYYY-MM-DD`.
     #[serde(default)]
     pub date_of_birth: Option<String>,
+    /// As the person states it; hospitals prepare by it (FHIR `Patient.gender`, HL7 PID-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
     #[serde(default)]
     pub allergies: Vec<Allergy>,
     #[serde(default)]
@@ -28,6 +31,72 @@ pub struct MedicalProfile {
     pub emergency_contacts: Vec<EmergencyContact>,
     #[serde(default)]
     pub insurance: Option<Insurance>,
+}
+
+/// FHIR's administrative gender values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    Female,
+    Male,
+    Other,
+    Unknown,
+}
+
+impl Sex {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sex::Female => "female",
+            Sex::Male => "male",
+            Sex::Other => "other",
+            Sex::Unknown => "unknown",
+        }
+    }
+    /// HL7 v2 table 0001.
+    pub fn hl7(self) -> &'static str {
+        match self {
+            Sex::Female => "F",
+            Sex::Male => "M",
+            Sex::Other => "O",
+            Sex::Unknown => "U",
+        }
+    }
+}
+
+/// An age as a band, which is what an emergency department prepares by (a cot or a bed,
+/// paediatric doses), without disclosing the date of birth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AgeBand {
+    /// Whole years, inclusive.
+    pub from: u32,
+    /// Whole years, inclusive; `None` for the open top band.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<u32>,
+}
+
+impl AgeBand {
+    /// Infant, toddler, child, teenager, then decades of adults, 80 and over.
+    pub fn of(age: u32) -> Self {
+        let (from, to) = match age {
+            0 => (0, Some(0)),
+            1..=4 => (1, Some(4)),
+            5..=12 => (5, Some(12)),
+            13..=17 => (13, Some(17)),
+            18..=29 => (18, Some(29)),
+            80.. => (80, None),
+            a => (a / 10 * 10, Some(a / 10 * 10 + 9)),
+        };
+        AgeBand { from, to }
+    }
+
+    /// `under 1`, `1-4`, `30-39`, `80+`.
+    pub fn label(self) -> String {
+        match self.to {
+            Some(0) => "under 1".into(),
+            Some(to) => format!("{}-{to}", self.from),
+            None => format!("{}+", self.from),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,10 +294,30 @@ impl MedicalProfile {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ages_fall_in_bands_a_department_prepares_by() {
+        let labels: Vec<String> = [0, 1, 4, 5, 12, 13, 17, 18, 29, 30, 39, 75, 79, 80, 104]
+            .into_iter()
+            .map(|a| AgeBand::of(a).label())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "under 1", "1-4", "1-4", "5-12", "5-12", "13-17", "13-17", "18-29", "18-29",
+                "30-39", "30-39", "70-79", "70-79", "80+", "80+"
+            ]
+        );
+        for a in 0..120 {
+            let b = AgeBand::of(a);
+            assert!(b.from <= a && b.to.is_none_or(|t| a <= t), "{a} in {b:?}");
+        }
+    }
+
     pub(crate) fn sample() -> MedicalProfile {
         MedicalProfile {
             blood_type: Some("O-".into()),
             date_of_birth: Some("1988-04-12".into()),
+            sex: Some(Sex::Female),
             allergies: vec![Allergy {
                 substance: "Penicillin".into(),
                 reaction: Some("Hives".into()),

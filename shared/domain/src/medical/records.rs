@@ -345,6 +345,9 @@ pub struct Access {
     pub action: String,
     pub outcome: String,
     pub actor: Option<String>,
+    /// For a disclosure: the hospital the profile went to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
     pub detail: Option<String>,
 }
 
@@ -381,6 +384,7 @@ pub async fn access_log<P: Ports>(
             action: i.s("action").unwrap_or_default().to_owned(),
             outcome: i.s("outcome").unwrap_or_default().to_owned(),
             actor: i.s("actor").map(str::to_owned),
+            recipient: i.s("recipient").map(str::to_owned),
             detail: i.s("detail").map(str::to_owned),
         })
         .collect();
