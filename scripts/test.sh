@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # nothing on a clean clone; CI disks are shared and small.
 export CARGO_INCREMENTAL=0
 scripts/venv.sh
+scripts/browser.sh
 
 read -r moto_pid moto_url < <(scripts/moto.sh)
 stop_moto() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }

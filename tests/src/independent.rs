@@ -6,9 +6,15 @@ use std::process::{Command, Stdio};
 
 /// Runs `independent.py <args>` with `stdin`; panics with its stderr if it refuses.
 pub fn run(args: &[&str], stdin: &str) -> String {
+    run_script("independent.py", args, stdin)
+}
+
+/// Runs `tests/python/<script> <args>` in the project's `.venv` with `stdin`; panics with
+/// its stderr if it refuses.
+pub fn run_script(script: &str, args: &[&str], stdin: &str) -> String {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut child = Command::new(format!("{root}/.venv/bin/python"))
-        .arg(format!("{root}/tests/python/independent.py"))
+        .arg(format!("{root}/tests/python/{script}"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -24,7 +30,7 @@ pub fn run(args: &[&str], stdin: &str) -> String {
     let out = child.wait_with_output().expect("python");
     assert!(
         out.status.success(),
-        "independent.py {args:?} refused: {}",
+        "{script} {args:?} refused: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout)

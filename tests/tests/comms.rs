@@ -316,9 +316,17 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
     let path = link.trim_start_matches(gw.base_url.as_str());
     let (status, shown) = call(&gw, "GET", path, None, None).await;
     assert_eq!(
-        (status, shown["status"].as_str()),
-        (200, Some("acknowledged"))
+        (status, shown["status"].as_str(), shown["state"].as_str()),
+        (200, Some("acknowledged"), Some("accepted"))
     );
+    // The answer page's plain form post is understood, and refused as plainly.
+    let (status, kind, page) = post_form(link, "decision=accept").await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (409, "text/html; charset=utf-8"),
+        "{page}"
+    );
+    assert!(page.contains("Your answer was not recorded"), "{page}");
 
     let dispatcher = new_staff(&gw, "dispatcher", None).await;
     let status = comms_status(&gw, &dispatcher, &alert_id).await;
@@ -603,6 +611,162 @@ async fn wait_for_text(gw: &RunningGateway, admin: &str, alert_id: &str) -> Stri
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("no SMS for alert {alert_id}");
+}
+
+/// A form post to an answer link, as a page without JavaScript sends it.
+async fn post_form(link: &str, form: &str) -> (u16, String, String) {
+    let r = haven_tests::http::client()
+        .post(link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_owned())
+        .send()
+        .await
+        .expect("form post");
+    let status = r.status().as_u16();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, kind, r.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_answers_from_the_sms_link_in_a_real_browser() {
+    let gw = gateway::embedded_with(Options::pipeline(settings(Duration::from_secs(60)))).await;
+    let admin = admin(&gw).await;
+    // Every Nairobi hospital is told by SMS: the link in the text is how it answers.
+    for h in NAIROBI {
+        let (s, b) = call(
+            &gw,
+            "PUT",
+            &format!("/api/v1/hospitals/{h}"),
+            Some(&admin),
+            Some(json!({"channels": ["sms"], "sms_numbers": ["+254700000222"]})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (patient, _) = new_patient(&gw, "Otieno Ouma").await;
+    let (status, alert) = call(
+        &gw,
+        "POST",
+        "/api/v1/emergency/alert",
+        Some(&patient),
+        Some(json!({
+            "latitude": CBD.0, "longitude": CBD.1, "emergency_type": "trauma",
+            "symptoms": ["severe_bleeding"],
+            "note": "boda boda crash on Ngong Road",
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{alert}");
+    let alert_id = alert["alert_id"].as_str().expect("id").to_owned();
+    let hospital_name = alert["hospital"]["name"].as_str().expect("name").to_owned();
+    let text = wait_for_text(&gw, &admin, &alert_id).await;
+    assert!(
+        !text.contains("Ngong"),
+        "no clinical detail in a text: {text}"
+    );
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/hospital/comms/ack/"))
+        .expect("a link in the text")
+        .to_owned();
+
+    // A program opening the link gets the same facts as JSON.
+    let (s, shown) = call(
+        &gw,
+        "GET",
+        link.trim_start_matches(gw.base_url.as_str()),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{shown}");
+    assert_eq!(shown["hospital_name"], hospital_name.as_str());
+    assert_eq!(shown["state"], "awaiting");
+    assert_eq!(shown["clinical"]["note"], "boda boda crash on Ngong Road");
+    assert!(
+        shown["seconds_left"]
+            .as_i64()
+            .is_some_and(|s| (1..=60).contains(&s)),
+        "{shown}"
+    );
+
+    // A browser at a cheap phone's size, JavaScript off.
+    let screenshot = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/answer-page.png");
+    let seen: Value = serde_json::from_str(&haven_tests::independent::run_script(
+        "browser.py",
+        &["answer", &link, screenshot],
+        "",
+    ))
+    .expect("json from the browser");
+    assert_eq!(seen["status"], 200, "{seen}");
+    assert!(
+        seen["content_type"]
+            .as_str()
+            .expect("type")
+            .starts_with("text/html")
+    );
+    assert!(seen["bytes"].as_u64().expect("bytes") < 30 * 1024, "{seen}");
+    let before = seen["before"].as_str().expect("before");
+    for words in [
+        hospital_name.as_str(),
+        "CRITICAL",
+        "Trauma emergency",
+        "severe bleeding",
+        "boda boda crash on Ngong Road",
+        "km",
+        "Time left to answer",
+        "Kubali",
+    ] {
+        assert!(
+            before.contains(words),
+            "{words} missing from the page: {before}"
+        );
+    }
+    assert_eq!(
+        seen["declined_without_reason_sent"], false,
+        "decline asks for a reason before it sends"
+    );
+    let after = seen["after"].as_str().expect("after");
+    assert!(after.contains("Accepted"), "{after}");
+    assert!(after.contains("You accepted at"), "{after}");
+    assert_eq!(seen["forms_after"], 0, "nothing left to press");
+    for request in seen["requests"].as_array().expect("requests") {
+        let r = request.as_str().expect("request");
+        assert!(r.contains(&gw.base_url), "the page loaded {r}");
+    }
+    // The alert is acknowledged by that hospital.
+    let (s, status) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/emergency/{alert_id}/status"),
+        Some(&patient),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{status}");
+    assert_eq!(status["status"], "acknowledged", "{status}");
+    // A second answer says so plainly, as a page.
+    let (s, kind, page) = post_form(&link, "decision=decline&reason=No+free+beds").await;
+    assert_eq!(
+        (s, kind.as_str()),
+        (409, "text/html; charset=utf-8"),
+        "{page}"
+    );
+    assert!(page.contains("Your answer was not recorded"), "{page}");
+    assert!(page.contains("already accepted by"), "{page}");
+    // An unknown link is a page too, not a JSON error.
+    let forged = format!(
+        "{}/api/v1/hospital/comms/ack/AAAAAAAAAAAAAAAAAAAAAA",
+        gw.base_url
+    );
+    let (s, kind, page) = post_form(&forged, "decision=accept").await;
+    assert_eq!((s, kind.as_str()), (404, "text/html; charset=utf-8"));
+    assert!(page.contains("expired or is not valid"), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 //! and the outbox relay. Handlers are thin: the rules are in `haven_domain::comms`.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use haven_domain::DomainError;
 use haven_domain::catalogue::{DEADLINES_QUEUE, HOSPITAL_API_QUEUE, SMS_QUEUE, WEBHOOK_QUEUE};
 use haven_domain::comms::endpoint::{self, Format};
 use haven_domain::comms::escalation::{self, Responder};
@@ -13,8 +14,13 @@ use haven_domain::emergencies::handoff;
 use haven_domain::emergencies::view::Viewer;
 use haven_domain::hospitals::manage::Actor;
 use haven_domain::ports::{Ports, Queue};
-use haven_edge::json::DEFAULT_BODY_LIMIT;
-use haven_edge::{ApiError, Caller, HandlerResult, json_response, parse_json, path_param};
+use haven_edge::json::{DEFAULT_BODY_LIMIT, is_form};
+use haven_edge::{
+    ApiError, Caller, HandlerResult, html_response, json_response, parse_json, parse_json_or_form,
+    path_param, wants_html,
+};
+
+pub mod answer_page;
 use http::StatusCode;
 use lambda_http::Request;
 use lambda_runtime::LambdaEvent;
@@ -68,10 +74,39 @@ pub async fn ack<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerRe
     json_response(StatusCode::OK, &answer)
 }
 
+/// The answer page, or its not-found page, for a browser.
+async fn answer_page<P: Ports>(
+    ports: &P,
+    token: &str,
+    banner: Option<&answer_page::Banner>,
+    status: StatusCode,
+) -> HandlerResult {
+    let offset = ports.comms().utc_offset_minutes;
+    Ok(match links::show(ports, token).await {
+        Ok(view) => html_response(status, answer_page::render(&view, banner, offset)),
+        Err(DomainError::NotFound(_)) => {
+            html_response(StatusCode::NOT_FOUND, answer_page::not_found())
+        }
+        Err(e) => return Err(e.into()),
+    })
+}
+
 /// `GET /hospital/comms/ack/{token}`: what the link answers, without answering it (so a
-/// link preview cannot accept an alert).
+/// link preview cannot accept an alert). A browser gets the answer page; programs get JSON.
 pub async fn ack_link<P: Ports>(ports: &P, _caller: Caller, req: Request) -> HandlerResult {
-    let token = path_param(&req, "token")?;
+    let Ok(token) = path_param(&req, "token") else {
+        return if wants_html(&req) {
+            Ok(html_response(
+                StatusCode::NOT_FOUND,
+                answer_page::not_found(),
+            ))
+        } else {
+            Err(ApiError::NotFound("acknowledgement link".into()))
+        };
+    };
+    if wants_html(&req) {
+        return answer_page(ports, token, None, StatusCode::OK).await;
+    }
     json_response(StatusCode::OK, &links::show(ports, token).await?)
 }
 
@@ -81,23 +116,82 @@ struct LinkAnswer {
     decision: Decision,
     #[serde(default)]
     reason: Option<String>,
+    /// The page's free-text box beside the chosen reason.
+    #[serde(default)]
+    details: Option<String>,
 }
 
-/// `POST /hospital/comms/ack/{token}` `{decision, reason?}`: the answer from an SMS or a
-/// webhook's `ack_url`, for the hospital the link was made for.
+impl LinkAnswer {
+    fn reason(&self) -> Option<String> {
+        match (&self.reason, &self.details) {
+            (Some(r), Some(d)) => Some(format!("{r}: {d}")),
+            (r, d) => r.clone().or_else(|| d.clone()),
+        }
+    }
+}
+
+/// `POST /hospital/comms/ack/{token}` `{decision, reason?}` as JSON or a plain HTML form:
+/// the answer from an SMS or a webhook's `ack_url`, for the hospital the link was made for.
+/// A form post (the answer page) gets the page back, saying what happened.
 pub async fn ack_link_answer<P: Ports>(ports: &P, _caller: Caller, req: Request) -> HandlerResult {
-    let token = path_param(&req, "token")?;
-    let body: LinkAnswer = parse_json(&req, DEFAULT_BODY_LIMIT)?;
+    let page = is_form(&req) || wants_html(&req);
+    let token = match path_param(&req, "token") {
+        Ok(t) => t,
+        Err(_) if page => {
+            return Ok(html_response(
+                StatusCode::NOT_FOUND,
+                answer_page::not_found(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let outcome = answer_by_link(ports, token, &req, page).await;
+    if !page {
+        return json_response(StatusCode::OK, &outcome?);
+    }
+    match outcome {
+        Ok(answer) => {
+            let banner = answer_page::Banner::Recorded(answer.decision);
+            answer_page(ports, token, Some(&banner), StatusCode::OK).await
+        }
+        Err(ApiError::NotFound(_)) => Ok(html_response(
+            StatusCode::NOT_FOUND,
+            answer_page::not_found(),
+        )),
+        Err(e) if e.kind().0.is_server_error() => Err(e),
+        // A second answer, a closed alert, a missing reason: the page again, saying so.
+        Err(e) => {
+            let banner = answer_page::Banner::Refused(e.to_string());
+            answer_page(ports, token, Some(&banner), e.kind().0).await
+        }
+    }
+}
+
+async fn answer_by_link<P: Ports>(
+    ports: &P,
+    token: &str,
+    req: &Request,
+    page: bool,
+) -> Result<escalation::AnswerView, ApiError> {
+    let body: LinkAnswer = parse_json_or_form(req, DEFAULT_BODY_LIMIT)?;
+    let reason = body.reason();
+    // The page asks why; the dispatcher moving the alert on reads it.
+    if page && body.decision == Decision::Decline && reason.is_none() {
+        return Err(ApiError::invalid(
+            "reason",
+            "say why you decline, so the dispatcher knows",
+        ));
+    }
+    reason_ok(reason.as_deref())?;
     let (alert_id, hospital_id) = links::resolve(ports, token).await?;
-    let answer = escalation::answer(
+    Ok(escalation::answer(
         ports,
         &Responder::Link { hospital_id },
         &alert_id,
         body.decision,
-        body.reason.as_deref(),
+        reason.as_deref(),
     )
-    .await?;
-    json_response(StatusCode::OK, &answer)
+    .await?)
 }
 
 #[derive(Deserialize)]

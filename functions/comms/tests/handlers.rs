@@ -120,6 +120,31 @@ async fn handlers_answer_the_sample_events() {
     assert_eq!(missing.expect_err("404").into_response(None).status(), 404);
     let link = haven_comms::ack_link(&ports, Caller::Anonymous, http("comms-ack-link")).await;
     assert_eq!(link.expect_err("404").into_response(None).status(), 404);
+    // A browser opening it, or the answer page's form, gets a page saying so, not JSON.
+    let mut opened = http("comms-ack-link");
+    opened.headers_mut().insert(
+        "accept",
+        "text/html,application/xhtml+xml,*/*;q=0.8"
+            .parse()
+            .expect("header"),
+    );
+    let mut answered = http("comms-ack-link-answer");
+    answered.headers_mut().insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().expect("header"),
+    );
+    *answered.body_mut() = lambda_http::Body::Text("decision=accept".into());
+    for page in [
+        haven_comms::ack_link(&ports, Caller::Anonymous, opened).await,
+        haven_comms::ack_link_answer(&ports, Caller::Anonymous, answered).await,
+    ] {
+        let page = page.expect("a page");
+        assert_eq!(page.status(), 404);
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        let text = String::from_utf8_lossy(page.body().as_ref()).into_owned();
+        assert!(text.contains("expired or is not valid"), "{text}");
+    }
     // The webhook worker parks a message about an alert that does not exist...
     let batch = haven_comms::webhook_worker(&ports, invocation("comms-webhook-worker"))
         .await

@@ -21,24 +21,65 @@ fn is_json(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses the body as `T`: 415 unless it is JSON, 413 over `limit`, 400 for malformed JSON,
-/// 422 naming the field for JSON of the wrong shape.
-pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
-    let bytes: &[u8] = match req.body() {
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
         Body::Empty => b"",
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
         _ => b"",
-    };
+    }
+}
+
+fn content_type(req: &Request) -> &str {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Whether the body is an HTML form's (`application/x-www-form-urlencoded`).
+pub fn is_form(req: &Request) -> bool {
+    content_type(req).split(';').next().is_some_and(|e| {
+        e.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
+}
+
+/// Parses a JSON body, or a plain HTML form's (`application/x-www-form-urlencoded`, what a
+/// page works with when JavaScript is off): each field a string, an empty one absent, then
+/// the same shape checks and field-named 422s as JSON.
+pub fn parse_json_or_form<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    if !is_form(req) {
+        return parse_json(req, limit);
+    }
+    let bytes = body_bytes(req);
     if bytes.len() > limit {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let content_type = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !is_json(content_type) {
+    let mut fields = serde_json::Map::new();
+    for (name, value) in form_urlencoded::parse(bytes) {
+        let value = value.trim();
+        if !value.is_empty() {
+            fields.insert(
+                name.into_owned(),
+                serde_json::Value::String(value.to_owned()),
+            );
+        }
+    }
+    serde_path_to_error::deserialize(serde_json::Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        shape_error(&path, &e.into_inner().to_string())
+    })
+}
+
+/// Parses the body as `T`: 415 unless it is JSON, 413 over `limit`, 400 for malformed JSON,
+/// 422 naming the field for JSON of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    if !is_json(content_type(req)) {
         return Err(ApiError::UnsupportedMediaType);
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -374,7 +415,7 @@ mod tests {
         age: Option<u32>,
         vitals: Option<Location>,
     }
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, PartialEq)]
     #[serde(rename_all = "snake_case")]
     enum Role {
         Nurse,
@@ -433,6 +474,52 @@ mod tests {
                 assert!(!d.contains(word), "{d} shows Rust's {word}");
             }
         }
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Answer {
+        decision: Role,
+        #[serde(default)]
+        reason: Option<String>,
+    }
+
+    #[test]
+    fn a_plain_form_parses_like_json_with_the_same_field_errors() {
+        let form = "application/x-www-form-urlencoded";
+        assert_eq!(
+            parse_json_or_form::<Answer>(&request(form, "decision=nurse&reason=no+beds%21"), 1024),
+            Ok(Answer {
+                decision: Role::Nurse,
+                reason: Some("no beds!".into())
+            })
+        );
+        assert_eq!(
+            parse_json_or_form::<Answer>(&request(form, "decision=doctor&reason="), 1024),
+            Ok(Answer {
+                decision: Role::Doctor,
+                reason: None
+            }),
+            "an empty field is absent"
+        );
+        match parse_json_or_form::<Answer>(&request(form, "reason=x"), 1024) {
+            Err(ApiError::Validation { field, detail }) => {
+                assert_eq!(field.as_deref(), Some("decision"));
+                assert_eq!(detail, "decision is required");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse_json_or_form::<Answer>(
+                &request("application/json", r#"{"decision":"nurse"}"#),
+                1024
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            parse_json_or_form::<Answer>(&request("text/plain", "decision=nurse"), 1024),
+            Err(ApiError::UnsupportedMediaType)
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod catalogue;
 pub mod cors;
+pub mod html;
 pub mod json;
 pub mod logging;
 pub mod permissions;
@@ -12,8 +13,10 @@ pub mod respond;
 
 pub use auth::Caller;
 pub use catalogue::{Access, CATALOGUE, HttpRoute, RouteMatch, match_route};
+pub use html::{escape_html, html_response, wants_html};
 pub use json::{
-    json_response, no_content, page_cursor, page_limit, parse_json, path_param, query_param,
+    json_response, no_content, page_cursor, page_limit, parse_json, parse_json_or_form, path_param,
+    query_param,
 };
 pub use problem::ApiError;
 pub use respond::{HandlerResult, request_id, respond};

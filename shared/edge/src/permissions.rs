@@ -293,7 +293,8 @@ pub const GRANTS: &[FunctionGrants] = &[
             PostToConnections,
         ],
     ),
-    f("comms-ack-link", &[Table(READ)]),
+    // The answer page shows the alert's sealed clinical details.
+    f("comms-ack-link", &[Table(READ), Open(Key::Medical)]),
     f(
         "comms-ack-link-answer",
         &[
@@ -301,6 +302,7 @@ pub const GRANTS: &[FunctionGrants] = &[
             PublishAlerts,
             SendTo(DEADLINES_QUEUE),
             PostToConnections,
+            Open(Key::Medical),
         ],
     ),
     f(
@@ -464,7 +466,8 @@ mod tests {
                     || h.starts_with("emergency-")
                     || h.starts_with("hospitals-route-alert")
                     || *h == "comms-alert"
-                    || *h == "comms-webhook-worker",
+                    || *h == "comms-webhook-worker"
+                    || h.starts_with("comms-ack-link"),
                 "{h} holds the medical key"
             );
         }

@@ -22,6 +22,9 @@ pub struct CommsSettings {
     /// Outbox events older than this are published by the relay (the normal path publishes
     /// them at once; the relay is for crashes and outages).
     pub relay_after: Duration,
+    /// The local time pages show, as minutes east of UTC (`HAVEN_UTC_OFFSET_MINUTES`; East
+    /// Africa Time by default).
+    pub utc_offset_minutes: i32,
 }
 
 impl Default for CommsSettings {
@@ -35,6 +38,7 @@ impl Default for CommsSettings {
             public_base_url: "http://127.0.0.1:3000".into(),
             allow_private_webhooks: false,
             relay_after: Duration::from_secs(10),
+            utc_offset_minutes: 180,
         }
     }
 }
@@ -57,6 +61,13 @@ impl CommsSettings {
         }
         if let Some(url) = Self::public_url_from_env() {
             s.public_base_url = url;
+        }
+        if let Some(v) = std::env::var("HAVEN_UTC_OFFSET_MINUTES")
+            .ok()
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .filter(|v| (-720..=840).contains(v))
+        {
+            s.utc_offset_minutes = v;
         }
         s.allow_private_webhooks = matches!(
             std::env::var("HAVEN_ALLOW_PRIVATE_WEBHOOKS").as_deref(),
