@@ -220,6 +220,73 @@ fn the_openapi_document_lists_exactly_the_catalogue() {
 }
 
 #[test]
+fn the_openapi_symptom_enum_is_the_list_the_rules_know() {
+    let doc = yaml("docs/openapi.yaml");
+    let documented: Vec<&str> = doc["components"]["schemas"]["Symptom"]["enum"]
+        .as_sequence()
+        .expect("a Symptom enum")
+        .iter()
+        .map(|v| v.as_str().expect("code"))
+        .collect();
+    let known: Vec<&str> = haven_domain::emergencies::priority::symptom_codes().collect();
+    assert_eq!(documented, known, "docs/openapi.yaml Symptom vs the domain");
+}
+
+/// `make dev` runs a debug build, and every test signs in: the password hash and the crypto
+/// under tokens must be optimised there, or a login takes a second.
+#[test]
+fn the_dev_profile_optimises_the_crypto_a_login_runs() {
+    let manifest: toml_like::Manifest = toml_like::read(&root().join("Cargo.toml"));
+    for package in [
+        "argon2",
+        "blake2",
+        "aws-lc-rs",
+        "aws-lc-sys",
+        "sha2",
+        "hmac",
+        "aes-gcm",
+    ] {
+        assert_eq!(
+            manifest.dev_opt_level(package).as_deref(),
+            Some("3"),
+            "[profile.dev.package.{package}] opt-level"
+        );
+    }
+}
+
+/// Just enough of Cargo.toml's `[profile.dev.package.X]` tables to read their `opt-level`.
+mod toml_like {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    pub struct Manifest(BTreeMap<String, String>);
+
+    pub fn read(path: &Path) -> Manifest {
+        let text = std::fs::read_to_string(path).expect("Cargo.toml");
+        let mut levels = BTreeMap::new();
+        let mut table = String::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                table = name.to_owned();
+            } else if let Some((key, value)) = line.split_once('=')
+                && key.trim() == "opt-level"
+            {
+                levels.insert(table.clone(), value.trim().trim_matches('"').to_owned());
+            }
+        }
+        Manifest(levels)
+    }
+
+    impl Manifest {
+        pub fn dev_opt_level(&self, package: &str) -> Option<String> {
+            self.0
+                .get(&format!("profile.dev.package.{package}"))
+                .cloned()
+        }
+    }
+}
+
+#[test]
 fn every_function_has_a_sample_event_of_its_type() {
     let mut files = BTreeSet::new();
     for e in std::fs::read_dir(root().join("events")).expect("events/") {
