@@ -1,13 +1,22 @@
 //! The one SQLite database every port of the embedded backend shares.
 //!
-//! One connection per `EmbeddedBackend::open`, behind a mutex, used only on tokio's blocking
-//! pool so no async task ever holds it across an await. Other processes (`cargo lambda watch`
-//! runs each function as its own process) open the same file: WAL lets readers and the one
-//! writer proceed together, writes take the lock up front (`BEGIN IMMEDIATE`) so they wait in
-//! the busy handler instead of failing on a lock upgrade, and `busy_timeout` bounds the wait.
+//! One writer connection and a few reader connections per `EmbeddedBackend::open`, each
+//! behind its own mutex and used only on tokio's blocking pool, so no async task ever holds
+//! one across an await. WAL mode lets the readers run beside the writer, in this process and
+//! in others (`cargo lambda watch` runs each function as its own process). Writes take the
+//! lock up front (`BEGIN IMMEDIATE`) so they wait in the busy handler instead of failing on a
+//! lock upgrade, and `busy_timeout` bounds the wait.
+//!
+//! Durability: the writer commits with `synchronous = NORMAL` (no fsync per commit), and a
+//! write that must survive a power cut (every table write, every message or event sent) is
+//! made durable after its commit by one `fdatasync` of the WAL file, shared by every commit
+//! that came before it (group commit). Bookkeeping of work in progress (receiving, deleting,
+//! delaying a message) is not synced on its own: the WAL is a log, so a power cut can lose
+//! only its tail, never reorder it, and what it loses is work that is then done again
+//! (a message delivered again carries its old `webhook-id`), never work that was accepted.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -157,18 +166,49 @@ impl Shared {
     }
 }
 
+/// Reader connections per open backend: enough for the gateway's concurrent requests on a
+/// small machine; each read holds one only for the statement.
+const READERS: usize = 4;
+
+/// Whether a write must be on disk before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Accepted work (an alert, a message sent): synced before the call returns.
+    Durable,
+    /// Bookkeeping that a crash may only replay.
+    Lazy,
+}
+
+/// Group commit of the WAL: commits are numbered as they happen (under the writer lock), and
+/// one `fdatasync` makes every commit numbered before it durable.
+struct Syncs {
+    committed: AtomicU64,
+    synced: Mutex<u64>,
+    /// How many times the WAL was synced, for tests and benchmarks.
+    count: AtomicU64,
+}
+
 struct Inner {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    wal: PathBuf,
+    syncs: Syncs,
     shared: Shared,
 }
 
 #[derive(Clone)]
 pub(crate) struct Database(Arc<Inner>);
 
+fn connect(path: &Path) -> Result<Connection, EmbeddedError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
 impl Database {
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, EmbeddedError> {
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mut conn = connect(path)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(
@@ -176,8 +216,9 @@ impl Database {
                 "SQLite did not switch to WAL; concurrent processes will block each other"
             );
         }
-        // FULL: a committed emergency record survives a power cut, at a small cost per commit.
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        // NORMAL: commits are not synced one by one; `Durability::Durable` writes sync the WAL
+        // after committing (see the module's notes), so an accepted alert survives a power cut.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
@@ -189,8 +230,25 @@ impl Database {
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = connect(path)?;
+                reader.pragma_update(None, "query_only", true)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, EmbeddedError>>()?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
         Ok(Database(Arc::new(Inner {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            wal: PathBuf::from(wal),
+            syncs: Syncs {
+                committed: AtomicU64::new(0),
+                synced: Mutex::new(0),
+                count: AtomicU64::new(0),
+            },
             shared: Shared {
                 clock,
                 poke: Notify::new(),
@@ -203,26 +261,63 @@ impl Database {
         &self.0.shared
     }
 
-    /// The connection, for the synchronous setup API. A panic while it was held left no open
-    /// transaction behind (rusqlite rolls back on drop), so a poisoned lock is still usable.
+    /// The writer connection, for the synchronous setup API. A panic while it was held left
+    /// no open transaction behind (rusqlite rolls back on drop), so a poisoned lock is still
+    /// usable.
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.0
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        relock(&self.0.writer)
     }
 
-    /// Runs `f` on the connection on the blocking pool.
-    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    /// A reader connection: a free one if there is, else the next in turn.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let readers = &self.0.readers;
+        for r in readers {
+            if let Ok(guard) = r.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.0.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
+        relock(&readers[i])
+    }
+
+    /// Times the WAL was synced since the backend opened.
+    pub fn syncs(&self) -> u64 {
+        self.0.syncs.count.load(Ordering::Relaxed)
+    }
+
+    /// Makes every commit up to `ticket` durable: one `fdatasync` of the WAL covers all the
+    /// commits before it, so concurrent writers mostly find theirs already done.
+    fn make_durable(&self, ticket: u64) -> Result<(), DbError> {
+        let syncs = &self.0.syncs;
+        let mut synced = relock(&syncs.synced);
+        if *synced >= ticket {
+            return Ok(());
+        }
+        let target = syncs.committed.load(Ordering::Acquire);
+        match std::fs::File::open(&self.0.wal) {
+            Ok(f) => f
+                .sync_data()
+                .map_err(|_| DbError::Corrupt("the WAL could not be synced"))?,
+            // A checkpoint that reset the WAL has already synced the database file.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return Err(DbError::Corrupt("the WAL could not be opened to sync")),
+        }
+        syncs.count.fetch_add(1, Ordering::Relaxed);
+        *synced = target;
+        Ok(())
+    }
+
+    /// Runs a read on a reader connection on the blocking pool.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Connection, &Shared) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Connection, &Shared) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
         match tokio::task::spawn_blocking(move || {
-            let mut conn = db.lock();
-            f(&mut conn, &db.0.shared)
+            let conn = db.reader();
+            f(&conn, &db.0.shared)
         })
         .await
         {
@@ -230,6 +325,42 @@ impl Database {
             Err(_) => Err(DbError::Task.into()),
         }
     }
+
+    /// Runs `f` (which commits its own transaction) on the writer connection on the blocking
+    /// pool; a `Durable` write returns once it is on disk.
+    pub async fn write<T, E, F>(&self, durability: Durability, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Connection, &Shared) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        match tokio::task::spawn_blocking(move || {
+            let (result, ticket) = {
+                let mut conn = db.lock();
+                let result = f(&mut conn, &db.0.shared);
+                // Numbered while the writer is held, so tickets follow commit order.
+                let ticket = db.0.syncs.committed.fetch_add(1, Ordering::AcqRel) + 1;
+                (result, ticket)
+            };
+            match result {
+                Ok(value) if durability == Durability::Durable => {
+                    db.make_durable(ticket).map_err(E::from)?;
+                    Ok(value)
+                }
+                other => other,
+            }
+        })
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(DbError::Task.into()),
+        }
+    }
+}
+
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A write transaction that holds the write lock from its first statement.

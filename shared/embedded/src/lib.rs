@@ -117,6 +117,12 @@ impl EmbeddedBackend {
             .query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
+
+    /// How many times the write-ahead log was synced to disk since the backend opened: one
+    /// per group of durable writes (benchmarks and tests read it).
+    pub fn wal_syncs(&self) -> u64 {
+        self.table.database().syncs()
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +157,83 @@ mod tests {
 
     use super::*;
     use crate::testing::{backend, start};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn durable_writes_share_syncs_and_bookkeeping_takes_none() {
+        let (_dir, b, _) = backend();
+        let before = b.wal_syncs();
+        let writes: Vec<_> = (0..64)
+            .map(|i| {
+                let t = b.table.clone();
+                tokio::spawn(async move {
+                    t.put(Item::new(&Key::new(format!("G#{i}"), "X")), None)
+                        .await
+                })
+            })
+            .collect();
+        for w in writes {
+            w.await.expect("task").expect("put");
+        }
+        let synced = b.wal_syncs() - before;
+        assert!(
+            (1..=64).contains(&synced),
+            "every durable write is synced, at most once each: {synced}"
+        );
+        // Each durable write waited for its sync: all 64 are readable, from the readers.
+        for i in 0..64 {
+            assert!(
+                b.table
+                    .get(&Key::new(format!("G#{i}"), "X"))
+                    .await
+                    .expect("get")
+                    .is_some()
+            );
+        }
+        // Receiving and deleting are bookkeeping: no sync of their own.
+        b.queue
+            .send("webhook", OutgoingMessage::new("m"))
+            .await
+            .expect("send");
+        let before = b.wal_syncs();
+        let got = b
+            .queue
+            .receive("webhook", ReceiveOptions::default())
+            .await
+            .expect("receive");
+        b.queue
+            .delete("webhook", &got[0].receipt_handle)
+            .await
+            .expect("delete");
+        assert_eq!(b.wal_syncs(), before);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_wait_for_the_writer() {
+        let (_dir, b, _) = backend();
+        let key = Key::new("R#1", "X");
+        b.table
+            .put(Item::new(&key).with("n", Value::n(1)), None)
+            .await
+            .expect("put");
+        // Hold the writer as a long write would; a read still answers at once.
+        let db = b.table.database().clone();
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _writer = db.lock();
+            held_tx.send(()).expect("held");
+            release_rx.recv().ok();
+        });
+        held_rx.recv().expect("the writer is held");
+        let read = tokio::time::timeout(std::time::Duration::from_secs(2), b.table.get(&key)).await;
+        release_tx.send(()).expect("release");
+        holder.join().expect("holder");
+        assert!(
+            read.expect("a read while the writer is held")
+                .expect("get")
+                .is_some()
+        );
+    }
 
     #[tokio::test]
     async fn two_opens_of_one_directory_see_each_others_writes() {

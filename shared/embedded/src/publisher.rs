@@ -10,7 +10,7 @@ use haven_domain::ports::{PublishError, Publisher};
 use rusqlite::OptionalExtension;
 
 use crate::EmbeddedError;
-use crate::db::{Database, Db, DbError, immediate};
+use crate::db::{Database, Db, DbError, Durability, immediate};
 use crate::filter::FilterPolicy;
 use crate::queue::insert_message;
 
@@ -120,7 +120,7 @@ impl Publisher for SqlitePublisher {
             (topic.to_owned(), message.to_owned(), attributes.clone());
         let delivered = self
             .db
-            .run(move |conn, shared| {
+            .write(Durability::Durable, move |conn, shared| {
                 let tx = immediate(conn)?;
                 let known = tx
                     .prepare_cached("SELECT 1 FROM topics WHERE name = ?1")
@@ -187,7 +187,7 @@ impl Publisher for SqlitePublisher {
         }
         let (phone, text) = (phone_number.to_owned(), text.to_owned());
         self.db
-            .run(move |conn, shared| {
+            .write(Durability::Durable, move |conn, shared| {
                 let id = uuid::Uuid::new_v4().to_string();
                 conn.prepare_cached(
                     "INSERT INTO sms_outbox (message_id, phone_number, text, sent_at) VALUES (?1, ?2, ?3, ?4)",

@@ -13,7 +13,7 @@ use haven_domain::ports::{
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::EmbeddedError;
-use crate::db::{Database, Db, DbError, Shared, immediate};
+use crate::db::{Database, Db, DbError, Durability, Shared, immediate};
 
 /// How often a long poll looks again for messages sent by other processes; sends in this
 /// process wake it at once.
@@ -245,7 +245,7 @@ impl Queue for SqliteQueue {
         let queue = queue.to_owned();
         let id = self
             .db
-            .run(move |conn, shared| {
+            .write(Durability::Durable, move |conn, shared| {
                 let tx = immediate(conn)?;
                 known(&tx, &queue)?;
                 let id = insert_message(
@@ -278,7 +278,9 @@ impl Queue for SqliteQueue {
             let (queue_name, opts) = (queue.to_owned(), options.clone());
             let (messages, moved) = self
                 .db
-                .run(move |conn, shared| receive_once(conn, shared, &queue_name, &opts))
+                .write(Durability::Lazy, move |conn, shared| {
+                    receive_once(conn, shared, &queue_name, &opts)
+                })
                 .await?;
             if moved {
                 self.db.shared().poke.notify_waiters();
@@ -298,7 +300,7 @@ impl Queue for SqliteQueue {
     async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<(), QueueError> {
         let (queue, receipt) = (queue.to_owned(), receipt_handle.to_owned());
         self.db
-            .run(move |conn, _| {
+            .write(Durability::Lazy, move |conn, _| {
                 let tx = immediate(conn)?;
                 known(&tx, &queue)?;
                 // Nothing matched: already deleted (or received again); SQS reports success.
@@ -323,7 +325,7 @@ impl Queue for SqliteQueue {
         }
         let (queue, receipt) = (queue.to_owned(), receipt_handle.to_owned());
         self.db
-            .run(move |conn, shared| {
+            .write(Durability::Lazy, move |conn, shared| {
                 let tx = immediate(conn)?;
                 known(&tx, &queue)?;
                 let now = shared.clock.now();
@@ -349,7 +351,7 @@ impl Queue for SqliteQueue {
     async fn depth(&self, queue: &str) -> Result<QueueDepth, QueueError> {
         let queue = queue.to_owned();
         self.db
-            .run(move |conn, shared| {
+            .read(move |conn, shared| {
                 known(conn, &queue)?;
                 let now = shared.clock.now().millis();
                 let (visible, in_flight, delayed): (i64, i64, i64) = conn

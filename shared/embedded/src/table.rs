@@ -12,7 +12,7 @@ use haven_domain::{Item, Key, Timestamp, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
-use crate::db::{Database, Db, DbError, Shared, immediate};
+use crate::db::{Database, Db, DbError, Durability, Shared, immediate};
 
 /// DynamoDB's item size limit, applied to the stored JSON.
 pub(crate) const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -377,7 +377,7 @@ impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let key = key.clone();
         self.db
-            .run(move |conn, shared| {
+            .read(move |conn, shared| {
                 let now = shared.clock.now().epoch_seconds();
                 let body: Option<String> = conn
                     .prepare_cached(
@@ -397,7 +397,7 @@ impl Table for SqliteTable {
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
         let row = encode(&item)?;
         self.db
-            .run(move |conn, shared| {
+            .write(Durability::Durable, move |conn, shared| {
                 let tx = immediate(conn)?;
                 sweep(&tx, shared, shared.clock.now())?;
                 if condition.is_some() {
@@ -419,7 +419,7 @@ impl Table for SqliteTable {
         update.validate()?;
         let key = key.clone();
         self.db
-            .run(move |conn, shared| {
+            .write(Durability::Durable, move |conn, shared| {
                 let tx = immediate(conn)?;
                 sweep(&tx, shared, shared.clock.now())?;
                 let current = load(&tx, &key)?;
@@ -439,7 +439,7 @@ impl Table for SqliteTable {
     ) -> Result<Option<Item>, TableError> {
         let key = key.clone();
         self.db
-            .run(move |conn, shared| {
+            .write(Durability::Durable, move |conn, shared| {
                 let tx = immediate(conn)?;
                 sweep(&tx, shared, shared.clock.now())?;
                 let current = load(&tx, &key)?;
@@ -455,7 +455,7 @@ impl Table for SqliteTable {
 
     async fn query(&self, query: Query) -> Result<Page, TableError> {
         self.db
-            .run(move |conn, shared| run_query(conn, &query, shared.clock.now()))
+            .read(move |conn, shared| run_query(conn, &query, shared.clock.now()))
             .await
     }
 
@@ -470,7 +470,7 @@ impl Table for SqliteTable {
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.db
-            .run(move |conn, shared| {
+            .write(Durability::Durable, move |conn, shared| {
                 let tx = immediate(conn)?;
                 sweep(&tx, shared, shared.clock.now())?;
                 let mut reasons = Vec::with_capacity(ops.len());
