@@ -187,6 +187,36 @@ fn every_function_has_a_binary_of_its_name() {
     assert_eq!(bins, catalogue, "functions/*/src/bin vs the catalogue");
 }
 
+/// Each function binary is declared with `test = false`: a test harness per function would
+/// be built and linked on every test run for nothing (their code is one macro line).
+#[test]
+fn function_binaries_build_no_test_harness() {
+    for dir in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let dir = dir.expect("entry").path();
+        let Ok(entries) = std::fs::read_dir(dir.join("src/bin")) else {
+            continue;
+        };
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+        let declared: Vec<&str> = manifest.split("[[bin]]").skip(1).collect();
+        for e in entries {
+            let name = e
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned();
+            let entry = declared
+                .iter()
+                .find(|d| d.contains(&format!("name = \"{name}\"")))
+                .unwrap_or_else(|| panic!("{name} has no [[bin]] in {}", dir.display()));
+            assert!(
+                entry.contains("test = false"),
+                "{name}: [[bin]] without test = false"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_openapi_document_lists_exactly_the_catalogue() {
     let doc = yaml("docs/openapi.yaml");
