@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::error::DomainError;
-use crate::hospitals::profile::{EdStatus, Hospital, Performance};
+use crate::hospitals::profile::{EdStatus, FacilityType, Hospital, KMHFL_SOURCE, Performance};
 use crate::ids::is_valid_id;
 use crate::ports::{Condition, Ports, Table, TableError};
 
@@ -70,6 +70,10 @@ struct KmhflRow {
     #[serde(default)]
     keph_level_name: String,
     #[serde(default)]
+    facility_type_category: String,
+    #[serde(default)]
+    facility_type_name: String,
+    #[serde(default)]
     county_name: String,
     #[serde(default)]
     beds: String,
@@ -111,12 +115,18 @@ fn kmhfl_hospital(row: KmhflRow) -> Result<Hospital, String> {
     } else {
         row.officialname
     };
+    let code = row.code.trim().to_owned();
     let hospital = Hospital {
         hospital_id: row.id,
         name: name.trim().chars().take(200).collect(),
         latitude,
         longitude,
         level,
+        mfl_code: Some(code.clone()).filter(|c| !c.is_empty()),
+        facility_type: FacilityType::from_kmhfl(
+            &row.facility_type_category,
+            &row.facility_type_name,
+        ),
         county: Some(row.county_name).filter(|c| !c.is_empty()),
         phone: None,
         specialties: specialties.into_iter().collect(),
@@ -124,14 +134,14 @@ fn kmhfl_hospital(row: KmhflRow) -> Result<Hospital, String> {
         equipment: vec![],
         beds: Default::default(),
         beds_total: beds,
-        // No live report yet: the registered beds stand in until staff send one.
-        beds_available: beds,
-        icu_beds_available: 0,
+        // Registered beds say nothing about free ones: unreported until staff report.
+        beds_available: None,
+        icu_beds_available: None,
         ed_status: EdStatus::Open,
         channels: vec![],
         sms_numbers: vec![],
         performance: Performance::default(),
-        source: Some(format!("kmhfl:{}", row.code)).filter(|_| !row.code.is_empty()),
+        source: Some(format!("{KMHFL_SOURCE}{code}")).filter(|_| !code.is_empty()),
         capacity_updated_at: None,
         version: 1,
     };
@@ -241,22 +251,39 @@ pub async fn import<P: Ports>(
 mod tests {
     use super::*;
 
-    const CSV: &str = "code,name,officialname,keph_level_name,county_name,beds,service_names,id,lat,long,latitude,longitude\n\
-13023,KNH,Kenyatta National Hospital,Level 6,Nairobi,1455,Accident and Emergency casualty Services|ICU services|Outpatient,9841ef13-8617-4b70-9236-769999b06be6,36.80734,-1.30088,-1.30088,36.80734\n\
-,Nowhere Dispensary,,Level 2,Baringo,0,,aaaaaaaa-8617-4b70-9236-769999b06be6,,,,\n\
-1,Bad,,,,x,,has space,1,1,1,1\n";
+    const CSV: &str = "code,name,officialname,keph_level_name,facility_type_name,facility_type_category,county_name,beds,service_names,id,lat,long,latitude,longitude\n\
+13023,KNH,Kenyatta National Hospital ,Level 6,Comprehensive Teaching & Tertiary Referral Hospital,HOSPITALS,Nairobi,1455,Accident and Emergency casualty Services|ICU services|Outpatient,9841ef13-8617-4b70-9236-769999b06be6,36.80734,-1.30088,-1.30088,36.80734\n\
+,Nowhere Dispensary,,Level 2,Dispensary,DISPENSARY,Baringo,0,,aaaaaaaa-8617-4b70-9236-769999b06be6,,,,\n\
+1,Bad,,,,,,x,,has space,1,1,1,1\n\
+13194,National Spinal Injury Hospital,,Level 6,Specialized & Tertiary Referral hospitals,HOSPITALS,Nairobi,30,Orthopaedic surgeries,bbbbbbbb-8617-4b70-9236-769999b06be6,36.79339,-1.28567,-1.28567,36.79339\n\
+99999,Mamas Nursing Home,,Level 3,NURSING HOME,,Nairobi,10,,cccccccc-8617-4b70-9236-769999b06be6,36.8,-1.3,-1.3,36.8\n";
 
     #[test]
     fn kmhfl_rows_become_hospitals_using_the_corrected_columns() {
         let parsed = parse_kmhfl_csv(CSV.as_bytes()).expect("csv");
-        assert_eq!(parsed.hospitals.len(), 1);
+        assert_eq!(parsed.hospitals.len(), 3);
         let knh = &parsed.hospitals[0];
         assert_eq!(knh.name, "Kenyatta National Hospital");
         assert_eq!((knh.latitude, knh.longitude), (-1.30088, 36.80734));
         assert_eq!(knh.level, 6);
         assert_eq!(knh.specialties, ["emergency", "icu", "trauma"]);
-        assert_eq!(knh.beds_total, 1455);
         assert_eq!(knh.source.as_deref(), Some("kmhfl:13023"));
+        assert_eq!(knh.mfl_code.as_deref(), Some("13023"));
+        assert_eq!(knh.facility_type, Some(FacilityType::Hospital));
+        // Observation 2: registered beds are not free beds.
+        assert_eq!(
+            (knh.beds_total, knh.beds_available, knh.icu_beds_available),
+            (1455, None, None)
+        );
+        assert_eq!(
+            parsed.hospitals[1].facility_type,
+            Some(FacilityType::SpecialistHospital)
+        );
+        // A blank category falls back to the type name.
+        assert_eq!(
+            parsed.hospitals[2].facility_type,
+            Some(FacilityType::NursingHome)
+        );
         let reasons: Vec<(usize, &str)> = parsed
             .skipped
             .iter()
@@ -264,6 +291,52 @@ mod tests {
             .collect();
         assert_eq!(reasons[0], (2, "no coordinates"));
         assert_eq!(reasons[1].0, 3);
+    }
+
+    #[test]
+    fn kmhfl_types_map_from_category_or_name() {
+        let cases = [
+            (
+                "HOSPITALS",
+                "Primary care hospitals",
+                Some(FacilityType::Hospital),
+            ),
+            (
+                "HOSPITALS",
+                "Specialized & Tertiary Referral hospitals",
+                Some(FacilityType::SpecialistHospital),
+            ),
+            (
+                "MEDICAL CENTER",
+                "Medical Center",
+                Some(FacilityType::MedicalCentre),
+            ),
+            (
+                "STAND ALONE",
+                "Dental Clinic",
+                Some(FacilityType::StandAlone),
+            ),
+            (
+                "STAND ALONE",
+                "Farewell Home",
+                Some(FacilityType::StandAlone),
+            ),
+            (
+                "Primary health  care services",
+                "Dispensaries and clinic-out patient only",
+                Some(FacilityType::Clinic),
+            ),
+            ("", "HEALTH CENTRE", Some(FacilityType::HealthCentre)),
+            ("", "HOSPITALS", Some(FacilityType::Hospital)),
+            ("", "", None),
+        ];
+        for (category, name, expected) in cases {
+            assert_eq!(
+                FacilityType::from_kmhfl(category, name),
+                expected,
+                "{category} / {name}"
+            );
+        }
     }
 
     #[test]
@@ -275,13 +348,16 @@ mod tests {
     #[test]
     fn json_imports_validate_each_profile() {
         let json = r#"[
-            {"hospital_id":"a","name":"A","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open"},
+            {"hospital_id":"a","name":"A","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open","beds_total":10,"beds_available":4},
             {"hospital_id":"b","name":"B","latitude":-1.3,"longitude":36.8,"level":9,"ed_status":"open"},
-            {"hospital_id":"c#1","name":"C","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open"}
+            {"hospital_id":"c#1","name":"C","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open"},
+            {"hospital_id":"d","name":"D","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open","mfl_code":"KNH-1"}
         ]"#;
         let parsed = parse_json(json.as_bytes()).expect("json");
         assert_eq!(parsed.hospitals.len(), 1);
-        assert_eq!(parsed.skipped.len(), 2);
+        assert_eq!(parsed.hospitals[0].beds_available, Some(4));
+        assert_eq!(parsed.skipped.len(), 3);
         assert!(parsed.skipped[0].reason.contains("level"));
+        assert!(parsed.skipped[2].reason.contains("KMHFL code"));
     }
 }
