@@ -7,8 +7,10 @@
 //!                                   key as template.yaml does, e.g. on moto's server
 //!   haven-admin import-hospitals FILE [--replace]
 //!                                   load hospitals from a KMHFL CSV export (`.csv`) or Haven's
-//!                                   JSON (`.json`, an array of profiles). Existing hospitals are
-//!                                   kept as they are (live capacity included) unless --replace.
+//!                                   JSON (`.json`, an array of profiles). A row that is a hospital
+//!                                   Haven has (same id, KMHFL code, or name at the same place) is
+//!                                   merged into it: it gains what it lacks and keeps its live
+//!                                   capacity and channels. --replace lets the file's profile win.
 
 use haven_domain::hospitals::import;
 use haven_domain::identity::keys;
@@ -59,13 +61,16 @@ async fn import_hospitals<P: Ports>(ports: &P) -> Result<(), Box<dyn std::error:
     if parsed.skipped.len() > 20 {
         eprintln!("... and {} more skipped", parsed.skipped.len() - 20);
     }
+    let started = std::time::Instant::now();
     let report = import::import(ports, parsed.hospitals, replace).await?;
     println!(
-        "created {}, replaced {}, kept {} existing, skipped {}",
+        "created {}, merged {}, replaced {}, kept {} existing, skipped {} ({:.1} s)",
         report.created,
+        report.merged,
         report.replaced,
         report.existing,
-        parsed.skipped.len()
+        parsed.skipped.len(),
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -10,14 +10,14 @@ use crate::error::DomainError;
 use crate::geo::Coordinates;
 use crate::hospitals::capability::EmergencyCare;
 use crate::hospitals::profile::{
-    BedCount, CapacityState, Channel, Department, EdStatus, FacilityType, Hospital, Performance,
-    SPECIALTIES,
+    ALL_HOSPITALS, BedCount, CapacityState, Channel, Department, EdStatus, FacilityType, Hospital,
+    Performance, SPECIALTIES,
 };
 use crate::hospitals::ranking::{Care, Criteria, NEAREST_BEYOND, NearestBeyond, Ranking, rank};
 use crate::hospitals::search::{MAX_RADIUS_KM, SearchStats, candidates};
 use crate::ids::is_valid_id;
 use crate::item::{EXPIRES_AT, Item, Key, Value};
-use crate::ports::{Condition, Ports, Table, TableError, TransactOp};
+use crate::ports::{Condition, Index, Ports, Query, Table, TableError, TransactOp};
 use crate::roles::Role;
 
 pub const DEFAULT_RADIUS_KM: f64 = 25.0;
@@ -113,6 +113,22 @@ pub async fn nearest_beyond<T: Table>(
             name: h.name,
         })
         .collect())
+}
+
+/// Every hospital, read once through the `HOSPITALS` view (an import matches a file
+/// against them in memory).
+pub async fn all<T: Table>(table: &T) -> Result<Vec<Hospital>, DomainError> {
+    let query = Query::partition(ALL_HOSPITALS).on(Index::Gsi2);
+    let mut hospitals = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table.query(query.clone().after(cursor)).await?;
+        hospitals.extend(page.items.iter().filter_map(Hospital::from_item));
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(hospitals),
+        }
+    }
 }
 
 /// `GET /hospitals/nearby` parameters, as given.
@@ -486,7 +502,7 @@ pub async fn report_capacity<P: Ports>(
 
 /// Reads, changes and writes a hospital under its version, retrying when someone else wrote
 /// in between. `change` may return an extra item written in the same transaction.
-async fn write_with_retry<P: Ports>(
+pub(crate) async fn write_with_retry<P: Ports>(
     ports: &P,
     hospital_id: &str,
     mut change: impl FnMut(&mut Hospital) -> Result<Option<Item>, DomainError>,

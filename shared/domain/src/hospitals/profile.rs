@@ -414,6 +414,9 @@ impl Hospital {
                 "gsi3sk",
                 Value::s(format!("{geohash}#{}", self.hospital_id)),
             )
+            // Every hospital in one view, for an import that matches a file against them all.
+            .with("gsi2pk", Value::s(ALL_HOSPITALS))
+            .with("gsi2sk", Value::s(&self.hospital_id))
             .with_record(self)
     }
 
@@ -422,6 +425,8 @@ impl Hospital {
     }
 }
 
+/// The GSI2 partition that lists every hospital.
+pub const ALL_HOSPITALS: &str = "HOSPITALS";
 /// `source` of a facility imported from the Kenya Master Health Facility List: `kmhfl:<code>`.
 pub const KMHFL_SOURCE: &str = "kmhfl:";
 
@@ -511,6 +516,7 @@ mod tests {
         let item = h.to_item();
         assert_eq!(item.key(), Some(Hospital::key("knh")));
         assert_eq!(item.s("gsi3pk"), Some("GEO#kzf0"));
+        assert_eq!(item.s("gsi2pk"), Some("HOSPITALS"));
         assert!(item.s("gsi3sk").expect("sort").ends_with("#knh"));
         assert_eq!(Hospital::from_item(&item), Some(h));
     }
