@@ -335,13 +335,18 @@ fn last_resort(h: &Hospital, c: &Criteria) -> Option<(u8, &'static str, String)>
 /// The score parts of one hospital for these criteria.
 pub fn score_parts(h: &Hospital, distance_km: f64, c: &Criteria) -> ScoreParts {
     let eta = eta_minutes(distance_km);
-    let wanted = c.specialty.as_deref().unwrap_or(EMERGENCY);
-    let specialty = if h.offers(wanted) {
-        1.0
-    } else if wanted != EMERGENCY && h.offers(EMERGENCY) {
-        0.5
-    } else {
-        0.0
+    // Without a specialty, an emergency search wants an emergency department; a search of
+    // any facility wants nothing in particular.
+    let wanted = match (c.specialty.as_deref(), c.care) {
+        (Some(s), _) => Some(s),
+        (None, Care::Emergency) => Some(EMERGENCY),
+        (None, Care::Any) => None,
+    };
+    let specialty = match wanted {
+        None => 1.0,
+        Some(w) if h.offers(w) => 1.0,
+        Some(w) if w != EMERGENCY && h.offers(EMERGENCY) => 0.5,
+        Some(_) => 0.0,
     };
     // Unreported is neither room nor no room.
     let beds = h
@@ -935,6 +940,16 @@ mod tests {
             .map(|h| h.score_parts.specialty)
             .collect();
         assert_eq!(parts, [1.0, 0.0]);
+        // Looking for any facility, nothing in particular is wanted.
+        let any = Criteria {
+            care: Care::Any,
+            ..criteria(None)
+        };
+        let r = rank(
+            &[at(hospital("no-ed", 4, EdStatus::Open, 5, &[]), 3.0)],
+            &any,
+        );
+        assert_eq!(r.hospitals[0].score_parts.specialty, 1.0);
     }
 
     #[test]
