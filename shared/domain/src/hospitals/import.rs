@@ -362,17 +362,6 @@ pub fn fill_in(stored: &mut Hospital, row: &Hospital) {
     if stored.equipment.is_empty() {
         stored.equipment = row.equipment.clone();
     }
-    // Older imports copied registered beds into free beds; nobody ever reported those.
-    let copied = stored
-        .source
-        .as_deref()
-        .is_some_and(|s| s.starts_with(KMHFL_SOURCE))
-        && stored.capacity_updated_at.is_none()
-        && stored.beds.is_empty();
-    if copied {
-        stored.beds_available = None;
-        stored.icu_beds_available = None;
-    }
 }
 
 /// `--replace`: the file's profile and the figures it carries win. The record keeps its id,
@@ -907,15 +896,11 @@ mod tests {
         let mut bare = at("b", "Kenyatta National Hospital", -1.3009, 36.8073);
         fill_in(&mut bare, row);
         assert_eq!((bare.beds_total, bare.beds_available), (1455, None));
-        // An older import's copied figure was never reported.
+        // An older import's record takes its code from its source.
         let mut legacy = row.clone();
         legacy.mfl_code = None;
-        legacy.beds_available = Some(1455);
         fill_in(&mut legacy, row);
-        assert_eq!(
-            (legacy.beds_available, legacy.mfl_code.as_deref()),
-            (None, Some("13023"))
-        );
+        assert_eq!(legacy.mfl_code.as_deref(), Some("13023"));
         // Replacing takes the file's profile but keeps how the hospital is told.
         let mut replaced = knh.clone();
         replace_with(&mut replaced, row);

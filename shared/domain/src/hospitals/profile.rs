@@ -421,7 +421,20 @@ impl Hospital {
     }
 
     pub fn from_item(item: &Item) -> Option<Self> {
-        item.to_record()
+        let mut hospital: Hospital = item.to_record()?;
+        // Imports before unreported capacity existed copied a facility's registered beds into
+        // its free beds; nobody ever reported those figures.
+        let copied = hospital.capacity_updated_at.is_none()
+            && hospital.beds.is_empty()
+            && hospital
+                .source
+                .as_deref()
+                .is_some_and(|s| s.starts_with(KMHFL_SOURCE));
+        if copied {
+            hospital.beds_available = None;
+            hospital.icu_beds_available = None;
+        }
+        Some(hospital)
     }
 }
 
@@ -519,6 +532,25 @@ mod tests {
         assert_eq!(item.s("gsi2pk"), Some("HOSPITALS"));
         assert!(item.s("gsi3sk").expect("sort").ends_with("#knh"));
         assert_eq!(Hospital::from_item(&item), Some(h));
+    }
+
+    #[test]
+    fn free_beds_an_older_import_copied_from_the_register_read_as_unreported() {
+        let mut imported = knh();
+        imported.source = Some("kmhfl:13023".into());
+        imported.beds_available = Some(1455);
+        imported.icu_beds_available = Some(0);
+        let read = Hospital::from_item(&imported.to_item()).expect("read");
+        assert_eq!((read.beds_available, read.icu_beds_available), (None, None));
+        // Reported by its staff, the figures stand.
+        imported.capacity_updated_at = Some("2026-12-01T10:00:00.000Z".into());
+        let read = Hospital::from_item(&imported.to_item()).expect("read");
+        assert_eq!(read.beds_available, Some(1455));
+        // A hospital registered in Haven keeps what it has.
+        assert_eq!(
+            Hospital::from_item(&knh().to_item()).map(|h| h.beds_available),
+            Some(Some(40))
+        );
     }
 
     #[test]
