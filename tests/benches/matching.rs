@@ -13,7 +13,7 @@ use haven_domain::emergencies::trigger::{self, Reporter, TriggerRequest};
 use haven_domain::geo::Coordinates;
 use haven_domain::hospitals::import;
 use haven_domain::hospitals::manage::{candidate_pool, find};
-use haven_domain::hospitals::ranking::{Criteria, rank};
+use haven_domain::hospitals::ranking::{Care, Criteria, rank};
 use haven_domain::hospitals::search::full_scan;
 use haven_domain::ports::{Ports, Queue};
 use haven_platform::EmbeddedPorts;
@@ -52,6 +52,8 @@ fn main() {
                 min_beds: 0,
                 min_level: 2,
                 needs_icu: false,
+                care: Care::Emergency,
+                stabilise_as_last_resort: false,
                 limit,
             };
             let mut geo_times = Vec::new();

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use haven_domain::hospitals::import::parse_kmhfl_csv;
-use haven_domain::hospitals::profile::{EdStatus, Hospital, Performance};
+use haven_domain::hospitals::profile::{EdStatus, FacilityType, Hospital, Performance};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -102,12 +102,20 @@ pub fn synthetic(n: usize, seed: u64) -> Vec<Hospital> {
             } else {
                 0
             };
+            let facility_type = match level {
+                2 if rng.random_bool(0.5) => FacilityType::Clinic,
+                2 => FacilityType::Dispensary,
+                3 => FacilityType::HealthCentre,
+                _ => FacilityType::Hospital,
+            };
             Hospital {
                 hospital_id: format!("syn-{i:05}"),
                 name: format!("Facility {i}"),
                 latitude,
                 longitude,
                 level,
+                mfl_code: Some(format!("{}", 90_000 + i)),
+                facility_type: Some(facility_type),
                 county: None,
                 phone: None,
                 specialties,
@@ -115,12 +123,10 @@ pub fn synthetic(n: usize, seed: u64) -> Vec<Hospital> {
                 equipment: vec![],
                 beds: Default::default(),
                 beds_total,
-                beds_available: if beds_total > 0 {
-                    rng.random_range(0..=beds_total.min(40))
-                } else {
-                    0
-                },
-                icu_beds_available: 0,
+                // Some report, as a live platform's would; the rest are as imported.
+                beds_available: (beds_total > 0 && rng.random_bool(0.5))
+                    .then(|| rng.random_range(0..=beds_total.min(40))),
+                icu_beds_available: None,
                 ed_status: match rng.random_range(0..100) {
                     0..=1 => EdStatus::Closed,
                     2..=6 => EdStatus::Diverting,

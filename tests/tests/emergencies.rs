@@ -1,6 +1,8 @@
 //! Emergencies and hospitals end to end through the local gateway, on both backends: the
 //! alert lifecycle, idempotency under concurrent retries, history paging, who sees what,
-//! low-trust verification, the nearby search, capacity reports and a dispatcher's routing.
+//! low-trust verification, the nearby search (what it lists and passes over, unreported
+//! capacity, `care`, the nearest hospitals beyond reach), capacity reports and a dispatcher's
+//! routing.
 
 use std::collections::HashSet;
 
@@ -17,6 +19,10 @@ haven_tests::on_both_backends!(
     alerts_are_visible_only_to_those_who_work_on_them,
     a_bypass_alert_waits_for_verification_unless_critical,
     hospitals_search_capacity_and_dispatcher_routing,
+    nearby_answers_never_contradict_themselves_and_say_what_is_unknown,
+    care_any_lists_every_facility_and_emergency_only_those_that_treat,
+    with_nothing_in_reach_the_answer_names_the_nearest_hospitals_beyond,
+    an_alert_goes_to_a_facility_that_can_only_stabilise_when_nothing_else_is_in_reach,
 );
 
 use haven_tests::http::PASSWORD;
@@ -856,4 +862,399 @@ async fn hospitals_search_capacity_and_dispatcher_routing(gw: RunningGateway) {
         (status, problem["detail"].as_str()),
         (404, Some("hospital not found"))
     );
+}
+
+/// Registers a facility as a system admin would; its id.
+async fn register(gw: &RunningGateway, body: Value) -> String {
+    let (status, created) = post(gw, "/api/v1/hospitals", &admin(gw).await, body).await;
+    assert_eq!(status, 201, "{created}");
+    created["hospital_id"].as_str().expect("id").to_owned()
+}
+
+fn ids(answer: &Value, list: &str) -> Vec<String> {
+    answer[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list}: {answer}"))
+        .iter()
+        .map(|h| h["hospital_id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Nothing in `hospitals` is also in `passed_over`, and `beyond_limit` means the limit cut it.
+fn consistent(answer: &Value, limit: usize) {
+    let listed = ids(answer, "hospitals");
+    for p in answer["passed_over"].as_array().expect("passed over") {
+        let id = p["hospital_id"].as_str().expect("id");
+        assert!(
+            !listed.iter().any(|l| l == id),
+            "{id} is listed and passed over: {answer}"
+        );
+        if p["reason"] == "beyond_limit" {
+            assert_eq!(listed.len(), limit, "{answer}");
+        }
+    }
+}
+
+async fn nearby_answers_never_contradict_themselves_and_say_what_is_unknown(gw: RunningGateway) {
+    let (token, _) = patient(&gw).await;
+    // Observation 6: in central Nairobi The Nairobi Hospital (1.7 km) ranked second after
+    // KNH (1.95 km) and was passed over as `ranked_lower` in the same answer.
+    let query = |limit: usize| {
+        format!(
+            "/api/v1/hospitals/nearby?lat={}&lng={}&radius_km=15&limit={limit}",
+            CBD.0, CBD.1
+        )
+    };
+    let (status, full) = get(&gw, &query(10), &token).await;
+    assert_eq!(status, 200, "{full}");
+    consistent(&full, 10);
+    let everyone = full["hospitals"].as_array().expect("hospitals").clone();
+    assert!(everyone.len() >= 5, "{full}");
+    for h in &everyone {
+        // The demo hospitals report their beds.
+        assert_eq!(h["capacity"], "reported", "{h}");
+        assert!(h["beds_available"].is_u64(), "{h}");
+        assert_eq!(h["emergency_care"], "capable");
+    }
+    assert!(
+        full["nearest_beyond"]
+            .as_array()
+            .expect("beyond")
+            .is_empty()
+    );
+    let mut cut_any = false;
+    for limit in [1, 2, 3, 5] {
+        let (status, found) = get(&gw, &query(limit), &token).await;
+        assert_eq!(status, 200, "{found}");
+        consistent(&found, limit);
+        let listed = ids(&found, "hospitals");
+        let first: Vec<String> = everyone[..limit]
+            .iter()
+            .map(|h| h["hospital_id"].as_str().expect("id").to_owned())
+            .collect();
+        assert_eq!(listed, first, "the same order whatever the limit");
+        // Each hospital nearer than the first that the limit cut is said to be cut.
+        let top_km = everyone[0]["distance_km"].as_f64().expect("distance");
+        for h in &everyone[limit..] {
+            if h["distance_km"].as_f64().expect("distance") < top_km {
+                cut_any = true;
+                assert!(
+                    found["passed_over"]
+                        .as_array()
+                        .expect("passed")
+                        .iter()
+                        .any(|p| p["hospital_id"] == h["hospital_id"]
+                            && p["reason"] == "beyond_limit"),
+                    "limit {limit}: {} is not said to be cut: {found}",
+                    h["name"]
+                );
+            }
+        }
+    }
+    assert!(cut_any, "a nearer hospital ranks below the first: {full}");
+
+    // Observation 2: a hospital registered with its beds has not said how many are free.
+    let id = register(
+        &gw,
+        json!({"name": "Upper Hill Medical Centre", "latitude": -1.2990, "longitude": 36.8130, "level": 4, "facility_type": "medical_centre", "mfl_code": "19999", "specialties": ["emergency"], "beds_total": 40}),
+    )
+    .await;
+    let near_it = "/api/v1/hospitals/nearby?lat=-1.2990&lng=36.8130&radius_km=3&limit=10";
+    let (_, found) = get(&gw, near_it, &token).await;
+    consistent(&found, 10);
+    let listed = found["hospitals"]
+        .as_array()
+        .expect("hospitals")
+        .iter()
+        .find(|h| h["hospital_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{found}"))
+        .clone();
+    assert_eq!(listed["capacity"], "unreported");
+    assert!(listed["beds_available"].is_null(), "{listed}");
+    assert_eq!(listed["beds_total"], 40);
+    assert_eq!(listed["score_parts"]["capacity"], 0.5);
+    assert_eq!(listed["facility_type"], "medical_centre");
+    let (status, caps) = get(&gw, &format!("/api/v1/hospitals/{id}/capabilities"), &token).await;
+    assert_eq!(status, 200, "{caps}");
+    assert_eq!(
+        (
+            caps["capacity"].as_str(),
+            caps["mfl_code"].as_str(),
+            caps["emergency_care"].as_str()
+        ),
+        (Some("unreported"), Some("19999"), Some("capable"))
+    );
+    assert!(caps["beds_available"].is_null() && caps["icu_beds_available"].is_null());
+    // Asked for free beds, it is passed over for not having said.
+    let (_, roomy) = get(&gw, &format!("{near_it}&min_beds=1"), &token).await;
+    consistent(&roomy, 10);
+    assert!(!ids(&roomy, "hospitals").contains(&id), "{roomy}");
+    assert!(
+        roomy["passed_over"]
+            .as_array()
+            .expect("passed")
+            .iter()
+            .any(|p| p["hospital_id"] == id.as_str() && p["reason"] == "capacity_unreported"),
+        "{roomy}"
+    );
+    // Its staff report: now it is known.
+    let nurse = staff(&gw, "nurse", Some(&id)).await;
+    let (status, snapshot) = post(
+        &gw,
+        &format!("/api/v1/hospitals/{id}/availability"),
+        &nurse,
+        json!({"beds_available": 6}),
+    )
+    .await;
+    assert_eq!(status, 200, "{snapshot}");
+    assert_eq!(
+        (
+            snapshot["capacity"].as_str(),
+            snapshot["beds_available"].as_u64()
+        ),
+        (Some("reported"), Some(6))
+    );
+    let (_, roomy) = get(&gw, &format!("{near_it}&min_beds=1"), &token).await;
+    assert!(ids(&roomy, "hospitals").contains(&id), "{roomy}");
+}
+
+async fn care_any_lists_every_facility_and_emergency_only_those_that_treat(gw: RunningGateway) {
+    let (token, _) = patient(&gw).await;
+    // A dispensary and a dental clinic next to the point, and a specialist hospital without
+    // an emergency service (observations 4 and 5).
+    let dispensary = register(
+        &gw,
+        json!({"name": "Kenyatta Road Dispensary", "latitude": -1.2866, "longitude": 36.8174, "level": 2, "facility_type": "dispensary"}),
+    )
+    .await;
+    let dental = register(
+        &gw,
+        json!({"name": "City Dental Clinic", "latitude": -1.2862, "longitude": 36.8170, "level": 2, "facility_type": "stand_alone", "beds_total": 0}),
+    )
+    .await;
+    let spinal = register(
+        &gw,
+        json!({"name": "National Spinal Injury Hospital", "latitude": -1.2857, "longitude": 36.7934, "level": 6, "facility_type": "specialist_hospital", "specialties": ["orthopaedics", "icu"], "beds_total": 30}),
+    )
+    .await;
+    let base = format!(
+        "/api/v1/hospitals/nearby?lat={}&lng={}&radius_km=10&limit=10",
+        CBD.0, CBD.1
+    );
+    let (status, emergency) = get(&gw, &base, &token).await;
+    assert_eq!(status, 200, "{emergency}");
+    consistent(&emergency, 10);
+    let listed = ids(&emergency, "hospitals");
+    for id in [&dispensary, &dental, &spinal] {
+        assert!(!listed.contains(id), "{id}: {emergency}");
+    }
+    let passed: Vec<(String, String)> = emergency["passed_over"]
+        .as_array()
+        .expect("passed")
+        .iter()
+        .map(|p| {
+            (
+                p["hospital_id"].as_str().expect("id").to_owned(),
+                p["reason"].as_str().expect("reason").to_owned(),
+            )
+        })
+        .collect();
+    for id in [&dispensary, &dental] {
+        assert!(
+            passed.contains(&(id.clone(), "no_emergency_care".into())),
+            "{id}: {emergency}"
+        );
+    }
+    // `care=emergency` is the default, said or not.
+    let (_, said) = get(&gw, &format!("{base}&care=emergency"), &token).await;
+    assert_eq!(ids(&said, "hospitals"), listed);
+    // `care=any` lists them all, as before, for finding a clinic.
+    let (status, any) = get(&gw, &format!("{base}&care=any"), &token).await;
+    assert_eq!(status, 200, "{any}");
+    consistent(&any, 10);
+    let everything = ids(&any, "hospitals");
+    for id in [&dispensary, &dental, &spinal] {
+        assert!(everything.contains(id), "{id}: {any}");
+    }
+    let kinds: Vec<&str> = any["hospitals"]
+        .as_array()
+        .expect("hospitals")
+        .iter()
+        .filter(|h| h["hospital_id"] == dispensary.as_str())
+        .map(|h| h["emergency_care"].as_str().expect("care"))
+        .collect();
+    assert_eq!(kinds, ["none"]);
+    // Asked for its specialty, the specialist hospital qualifies.
+    let (_, ortho) = get(&gw, &format!("{base}&specialty=orthopaedics"), &token).await;
+    assert_eq!(
+        ids(&ortho, "hospitals"),
+        std::slice::from_ref(&spinal),
+        "{ortho}"
+    );
+    // A care that is neither is refused, naming the field.
+    for bad in ["urgent", "EMERGENCY", "all"] {
+        let (status, problem) = get(&gw, &format!("{base}&care={bad}"), &token).await;
+        assert_eq!(
+            (status, problem["field"].as_str()),
+            (422, Some("care")),
+            "care={bad}: {problem}"
+        );
+    }
+}
+
+async fn with_nothing_in_reach_the_answer_names_the_nearest_hospitals_beyond(gw: RunningGateway) {
+    let (token, _) = patient(&gw).await;
+    // Observation 7: out at sea off the south coast nothing is within reach, and the answer
+    // said nothing more. Coast General is 104 km away (The Mombasa Hospital, 103 km, has no
+    // free beds).
+    let (status, found) = get(&gw, "/api/v1/hospitals/nearby?lat=-4.5&lng=40.5", &token).await;
+    assert_eq!(status, 200, "{found}");
+    assert!(ids(&found, "hospitals").is_empty(), "{found}");
+    let beyond = found["nearest_beyond"].as_array().expect("beyond");
+    assert!(!beyond.is_empty() && beyond.len() <= 3, "{found}");
+    assert_eq!(beyond[0]["hospital_id"], "demo-cgtrh", "{found}");
+    assert_eq!(beyond[0]["level"], 5);
+    let km = beyond[0]["distance_km"].as_f64().expect("distance");
+    assert!((100.0..110.0).contains(&km), "{found}");
+    assert!(
+        beyond
+            .iter()
+            .all(|b| b["hospital_id"] != "demo-mombasa-hospital")
+    );
+    assert!(
+        beyond[0]["name"]
+            .as_str()
+            .expect("name")
+            .contains("Coast General")
+    );
+
+    // An alert there is escalated to a dispatcher with the same hint, kept on the alert.
+    let (status, alert) = post(
+        &gw,
+        "/api/v1/emergency/alert",
+        &token,
+        alert_body(-4.5, 40.5, "trauma"),
+    )
+    .await;
+    assert_eq!(status, 201, "{alert}");
+    assert_eq!(alert["status"], "escalated");
+    assert!(alert["hospital"].is_null());
+    assert_eq!(
+        alert["nearest_beyond"][0]["hospital_id"], "demo-cgtrh",
+        "{alert}"
+    );
+    let note = alert["timeline"]
+        .as_array()
+        .expect("timeline")
+        .last()
+        .and_then(|t| t["note"].as_str())
+        .expect("note");
+    assert!(note.contains("Coast General"), "{note}");
+    let id = alert["alert_id"].as_str().expect("id");
+    let dispatcher = staff(&gw, "dispatcher", None).await;
+    let (_, seen) = get(&gw, &format!("/api/v1/emergency/{id}/status"), &dispatcher).await;
+    assert_eq!(seen["nearest_beyond"], alert["nearest_beyond"]);
+    // A point with hospitals in reach has no such list.
+    let (_, found) = get(
+        &gw,
+        &format!("/api/v1/hospitals/nearby?lat={}&lng={}", CBD.0, CBD.1),
+        &token,
+    )
+    .await;
+    assert!(
+        found["nearest_beyond"]
+            .as_array()
+            .expect("beyond")
+            .is_empty()
+    );
+}
+
+async fn an_alert_goes_to_a_facility_that_can_only_stabilise_when_nothing_else_is_in_reach(
+    gw: RunningGateway,
+) {
+    // Central Nakuru: no demo hospital within 100 km; a level-3 health centre there.
+    let centre = register(
+        &gw,
+        json!({"name": "Nakuru West Health Centre", "latitude": -0.2900, "longitude": 36.0600, "level": 3, "facility_type": "health_centre", "specialties": ["emergency"], "beds_total": 12}),
+    )
+    .await;
+    let (token, _) = patient(&gw).await;
+    // A search for emergency care lists nothing there, and says why.
+    let (_, found) = get(
+        &gw,
+        "/api/v1/hospitals/nearby?lat=-0.2850&lng=36.0690&radius_km=10",
+        &token,
+    )
+    .await;
+    assert!(ids(&found, "hospitals").is_empty(), "{found}");
+    assert_eq!(found["passed_over"][0]["hospital_id"], centre.as_str());
+    assert_eq!(found["passed_over"][0]["reason"], "stabilisation_only");
+    assert_eq!(
+        found["nearest_beyond"][0]["hospital_id"], "demo-knh",
+        "{found}"
+    );
+
+    // An alert goes there, as the best there is, and says so.
+    let (status, alert) = post(
+        &gw,
+        "/api/v1/emergency/alert",
+        &token,
+        alert_body(-0.2850, 36.0690, "trauma"),
+    )
+    .await;
+    assert_eq!(status, 201, "{alert}");
+    assert_eq!(alert["status"], "matched");
+    let hospital = &alert["hospital"];
+    assert_eq!(hospital["hospital_id"], centre.as_str(), "{alert}");
+    assert_eq!(hospital["last_resort"], "stabilisation_only");
+    let detail = hospital["last_resort_detail"].as_str().expect("detail");
+    assert!(detail.contains("stabilise"), "{detail}");
+    let matched = alert["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .find(|t| t["status"] == "matched")
+        .expect("matched");
+    assert_eq!(matched["note"].as_str(), Some(detail));
+    // Where a hospital that can treat is, for the transfer.
+    assert_eq!(
+        alert["nearest_beyond"][0]["hospital_id"], "demo-knh",
+        "{alert}"
+    );
+    let sent = events(&gw).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["hospital_id"], centre.as_str());
+
+    // In Nairobi the same kind of centre next door is passed over for a hospital.
+    let nairobi_centre = register(
+        &gw,
+        json!({"name": "Kenyatta Market Health Centre", "latitude": -1.2866, "longitude": 36.8170, "level": 3, "facility_type": "health_centre", "specialties": ["emergency", "trauma"]}),
+    )
+    .await;
+    let (other, _) = patient(&gw).await;
+    let (status, alert) = post(
+        &gw,
+        "/api/v1/emergency/alert",
+        &other,
+        alert_body(CBD.0, CBD.1, "trauma"),
+    )
+    .await;
+    assert_eq!(status, 201, "{alert}");
+    assert!(
+        alert["hospital"]["hospital_id"]
+            .as_str()
+            .expect("id")
+            .starts_with("demo-"),
+        "{alert}"
+    );
+    assert!(alert["hospital"]["last_resort"].is_null(), "{alert}");
+    let chosen: Vec<&Value> = std::iter::once(&alert["hospital"])
+        .chain(alert["fallbacks"].as_array().expect("fallbacks"))
+        .collect();
+    assert!(
+        chosen
+            .iter()
+            .all(|h| h["hospital_id"] != nairobi_centre.as_str())
+    );
+    assert!(alert.get("nearest_beyond").is_none(), "{alert}");
 }

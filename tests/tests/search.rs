@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use haven_domain::geo::Coordinates;
 use haven_domain::hospitals::import;
 use haven_domain::hospitals::manage::{self, NearbyRequest, candidate_pool};
-use haven_domain::hospitals::ranking::Criteria;
+use haven_domain::hospitals::ranking::{Care, Criteria};
 use haven_domain::hospitals::search::{candidates, full_scan};
 use haven_domain::ports::Ports;
 use haven_platform::EmbeddedPorts;
@@ -38,6 +38,8 @@ async fn the_geohash_search_finds_what_a_full_scan_finds() {
         min_beds: 0,
         min_level: 2,
         needs_icu: false,
+        care: Care::Emergency,
+        stabilise_as_last_resort: false,
         limit: 5,
     };
     let qualifies = |h: &haven_domain::hospitals::Hospital| h.level >= 4 && criteria.qualifies(h);

@@ -30,7 +30,7 @@ fn number<T: std::str::FromStr>(req: &Request, name: &str) -> Result<Option<T>, 
         .transpose()
 }
 
-/// `GET /hospitals/nearby?lat=&lng=&radius_km=&specialty=&min_beds=&min_level=&limit=`.
+/// `GET /hospitals/nearby?lat=&lng=&radius_km=&specialty=&min_beds=&min_level=&limit=&care=`.
 pub async fn nearby<P: Ports>(ports: &P, _caller: Caller, req: Request) -> HandlerResult {
     let request = NearbyRequest {
         latitude: number(&req, "lat")?,
@@ -40,6 +40,7 @@ pub async fn nearby<P: Ports>(ports: &P, _caller: Caller, req: Request) -> Handl
         min_beds: number(&req, "min_beds")?,
         min_level: number(&req, "min_level")?,
         limit: number(&req, "limit")?,
+        care: query_param(&req, "care").map(str::to_owned),
     };
     json_response(StatusCode::OK, &manage::nearby(ports, request).await?)
 }

@@ -31,6 +31,7 @@ fn profile(i: usize) -> MedicalProfile {
     MedicalProfile {
         blood_type: Some("O+".into()),
         date_of_birth: Some("1985-06-01".into()),
+        sex: None,
         allergies: (0..3)
             .map(|a| Allergy {
                 substance: format!("substance {i}-{a}"),

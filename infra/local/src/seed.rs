@@ -1,5 +1,6 @@
 //! Demo data for a local platform: hospitals around Nairobi, Mombasa and Kisumu (public
-//! facts: names, levels and approximate coordinates; capacities are invented), loaded once
+//! facts: names, levels, KMHFL codes and approximate coordinates; capacities are invented;
+//! a KMHFL import merges into them by code), loaded once
 //! (a marker item records it), and a small ambulance fleet, written wherever it is absent.
 
 use haven_domain::hospitals::Hospital;
@@ -8,8 +9,9 @@ use haven_domain::{Item, Key, Value};
 
 const HOSPITALS: &str = include_str!("../seed/hospitals.json");
 
+/// v3: the hospitals carry their KMHFL codes and types, so an import merges into them.
 fn marker() -> Key {
-    Key::new("META#DEMO", "SEED#v2")
+    Key::new("META#DEMO", "SEED#v3")
 }
 
 pub fn demo_hospitals() -> Result<Vec<Hospital>, serde_json::Error> {

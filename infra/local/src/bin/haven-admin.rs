@@ -22,8 +22,10 @@ commands:
   rotate-signing-key               sign new tokens with a new key; the old one keeps verifying
   import-hospitals FILE [--replace]
                                    load hospitals from a KMHFL CSV export (.csv) or Haven's JSON
-                                   (.json, an array of profiles). Existing hospitals keep their
-                                   live capacity unless --replace
+                                   (.json, an array of profiles). A row that is a hospital Haven
+                                   has (same id, KMHFL code, or name at the same place) is merged
+                                   into it and keeps its live capacity and channels; --replace
+                                   lets the file's profile win
   provision                        (AWS backend, off AWS) create the table, queues, topics and key
                                    as template.yaml does, e.g. on moto's server
   help                             this text (also --help, -h)
@@ -118,13 +120,16 @@ async fn import_hospitals<P: Ports>(
     if parsed.skipped.len() > 20 {
         eprintln!("... and {} more skipped", parsed.skipped.len() - 20);
     }
+    let started = std::time::Instant::now();
     let report = import::import(ports, parsed.hospitals, replace).await?;
     println!(
-        "created {}, replaced {}, kept {} existing, skipped {}",
+        "created {}, merged {}, replaced {}, kept {} existing, skipped {} ({:.1} s)",
         report.created,
+        report.merged,
         report.replaced,
         report.existing,
-        parsed.skipped.len()
+        parsed.skipped.len(),
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 use crate::error::DomainError;
 use crate::hospitals::EdStatus;
-use crate::hospitals::ranking::{RankedHospital, ScoreParts};
+use crate::hospitals::ranking::{NearestBeyond, RankedHospital, ScoreParts};
 use crate::item::{Item, Key, Value};
 use crate::ports::EncryptionContext;
 
@@ -215,6 +215,8 @@ pub struct MatchedHospital {
     pub level: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_resort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_resort_detail: Option<String>,
 }
 
 impl MatchedHospital {
@@ -240,6 +242,7 @@ impl From<&RankedHospital> for MatchedHospital {
             ed_status: r.ed_status,
             level: r.level,
             last_resort: r.last_resort.map(str::to_owned),
+            last_resort_detail: r.last_resort_detail.clone(),
         }
     }
 }
@@ -301,6 +304,9 @@ pub struct Alert {
     /// Went ahead without verification because it was critical: a dispatcher reviews it.
     #[serde(default)]
     pub review_required: bool,
+    /// When no hospital in reach could treat it: the nearest that could, beyond reach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nearest_beyond: Vec<NearestBeyond>,
     pub timeline: Vec<Transition>,
     pub created_at: String,
     pub version: i64,
@@ -568,6 +574,7 @@ pub(crate) mod tests {
             ed_status: crate::hospitals::EdStatus::Open,
             level: 5,
             last_resort: None,
+            last_resort_detail: None,
         }
     }
 
@@ -591,6 +598,7 @@ pub(crate) mod tests {
             verification_required: false,
             verified_at: None,
             review_required: false,
+            nearest_beyond: vec![],
             timeline: vec![Transition {
                 status: Status::Triggered,
                 at: "2026-11-23T10:00:00.000Z".into(),

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::Timestamp;
 use crate::emergencies::alert::{Alert, Location, MatchedHospital, Status};
 use crate::emergencies::trigger::{
-    alert_criteria, hand_to_hospital, load_alert, match_hospitals, open_clinical,
+    Matched, alert_criteria, hand_to_hospital, load_alert, match_hospitals, open_clinical,
 };
 use crate::emergencies::view::{AlertSummary, AlertView, Viewer, summary, view};
 use crate::envelope::Envelope;
@@ -272,7 +272,7 @@ pub async fn route_to_hospital<P: Ports>(
         let event_id = ports.ids().next_id();
         let items = hand_to_hospital(
             alert,
-            std::slice::from_ref(&chosen),
+            &Matched::only(chosen),
             now,
             &viewer.user_id,
             &event_id,

@@ -18,8 +18,8 @@ use crate::emergencies::priority::{Facts, Vitals, prioritise, symptom_codes, sym
 use crate::emergencies::view::{AlertView, view};
 use crate::envelope;
 use crate::error::DomainError;
-use crate::hospitals::manage::find;
-use crate::hospitals::ranking::{Criteria, RankedHospital};
+use crate::hospitals::manage::{find, nearest_beyond};
+use crate::hospitals::ranking::{Care, Criteria, NearestBeyond, RankedHospital};
 use crate::identity::codes::lookup_hash;
 use crate::item::{EXPIRES_AT, Item, Key, Value};
 use crate::metrics::{self, Metric};
@@ -222,8 +222,9 @@ pub(crate) async fn open_clinical<P: Ports>(
     Ok(serde_json::from_slice(&plain).unwrap_or_default())
 }
 
-/// Hospitals for an alert: the primary and its ordered fallbacks (empty when none is in reach).
-/// What an alert needs of a hospital: its type's care (soft), ICU room when critical.
+/// What an alert needs of a hospital: one that can treat the emergency, its type's care
+/// preferred (soft), ICU room when critical; one that can only stabilise when nothing that
+/// can treat is in reach.
 pub(crate) fn alert_criteria(emergency_type: EmergencyType, priority: Priority) -> Criteria {
     Criteria {
         specialty: Some(emergency_type.specialty().to_owned()),
@@ -231,7 +232,27 @@ pub(crate) fn alert_criteria(emergency_type: EmergencyType, priority: Priority) 
         min_beds: 0,
         min_level: 2,
         needs_icu: priority == Priority::Critical,
+        care: Care::Emergency,
+        stabilise_as_last_resort: true,
         limit: 1 + FALLBACKS,
+    }
+}
+
+/// Hospitals for an alert: the primary and its ordered fallbacks (empty when none is in
+/// reach), and, when none of them can treat, the nearest that could beyond reach.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Matched {
+    pub hospitals: Vec<RankedHospital>,
+    pub nearest_beyond: Vec<NearestBeyond>,
+}
+
+impl Matched {
+    /// A choice made elsewhere (a dispatcher's), with nothing beyond it.
+    pub(crate) fn only(hospital: RankedHospital) -> Self {
+        Matched {
+            hospitals: vec![hospital],
+            nearest_beyond: vec![],
+        }
     }
 }
 
@@ -240,28 +261,46 @@ pub(crate) async fn match_hospitals<P: Ports>(
     emergency_type: EmergencyType,
     priority: Priority,
     location: &Location,
-) -> Result<Vec<RankedHospital>, DomainError> {
+) -> Result<Matched, DomainError> {
     let criteria = alert_criteria(emergency_type, priority);
-    let (ranking, _) = find(
-        ports.table(),
-        location.coordinates(),
-        MATCH_RADIUS_KM,
-        &criteria,
-        PREFERRED_LEVEL,
-    )
-    .await?;
-    Ok(ranking.hospitals)
+    let table = ports.table();
+    let center = location.coordinates();
+    let (ranking, _) = find(table, center, MATCH_RADIUS_KM, &criteria, PREFERRED_LEVEL).await?;
+    // A dispatcher needs to know where a hospital that can treat is, when none is in reach.
+    let nearest_beyond = if ranking.has_capable() {
+        vec![]
+    } else {
+        nearest_beyond(table, center, MATCH_RADIUS_KM, &criteria).await?
+    };
+    Ok(Matched {
+        hospitals: ranking.hospitals,
+        nearest_beyond,
+    })
+}
+
+/// The timeline note of an alert no hospital in reach could take.
+fn nothing_in_reach(beyond: &[NearestBeyond]) -> String {
+    let mut note = format!("no hospital within {MATCH_RADIUS_KM:.0} km; a dispatcher routes it");
+    if let Some(b) = beyond.first() {
+        note.push_str(&format!(
+            "; nearest that can treat: {} ({:.0} km)",
+            b.name, b.distance_km
+        ));
+    }
+    note
 }
 
 /// The transition that hands an alert to a hospital (or to a dispatcher when none is in
 /// reach), with its outbox event and routing record.
 pub(crate) fn hand_to_hospital(
     alert: &mut Alert,
-    ranked: &[RankedHospital],
+    matched: &Matched,
     now: Timestamp,
     by: &str,
     event_id: &str,
 ) -> Result<Vec<Item>, DomainError> {
+    let ranked = &matched.hospitals;
+    alert.nearest_beyond = matched.nearest_beyond.clone();
     let Some(primary) = ranked.first() else {
         alert.hospital = None;
         alert.fallbacks.clear();
@@ -269,13 +308,19 @@ pub(crate) fn hand_to_hospital(
             Status::Escalated,
             now,
             by,
-            Some("no hospital within reach; a dispatcher routes it"),
+            Some(&nothing_in_reach(&matched.nearest_beyond)),
         )?;
         return Ok(vec![]);
     };
     alert.hospital = Some(MatchedHospital::from(primary));
     alert.fallbacks = ranked[1..].iter().map(MatchedHospital::from).collect();
-    alert.transition(Status::Matched, now, by, None)?;
+    // A last resort (diverting, full, or only able to stabilise) says so in the timeline.
+    alert.transition(
+        Status::Matched,
+        now,
+        by,
+        primary.last_resort_detail.as_deref(),
+    )?;
     Ok(crate::comms::escalation::offer(
         alert,
         MatchedHospital::from(primary),
@@ -518,6 +563,7 @@ async fn new_alert<P: Ports>(
         verification_required: false,
         verified_at: None,
         review_required: false,
+        nearest_beyond: vec![],
         timeline: vec![Transition {
             status: Status::Triggered,
             at: at.clone(),
@@ -530,8 +576,14 @@ async fn new_alert<P: Ports>(
     let writes = if low_trust && decision.priority != Priority::Critical {
         // Kept, with its best hospitals, but nobody is told until a second factor arrives.
         alert.verification_required = true;
-        alert.hospital = ranked.first().map(MatchedHospital::from);
-        alert.fallbacks = ranked.iter().skip(1).map(MatchedHospital::from).collect();
+        alert.hospital = ranked.hospitals.first().map(MatchedHospital::from);
+        alert.fallbacks = ranked
+            .hospitals
+            .iter()
+            .skip(1)
+            .map(MatchedHospital::from)
+            .collect();
+        alert.nearest_beyond = ranked.nearest_beyond.clone();
         alert.transition(
             Status::Unverified,
             now,

@@ -86,6 +86,9 @@ pub struct AlertView {
     pub dispatch: Option<crate::emergencies::alert::Dispatch>,
     pub verification_required: bool,
     pub review_required: bool,
+    /// When no hospital in reach can treat the patient: the nearest that can, beyond reach.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nearest_beyond: Vec<crate::hospitals::ranking::NearestBeyond>,
     pub clinical: Clinical,
     pub created_at: String,
     pub timeline: Vec<Transition>,
@@ -106,6 +109,7 @@ pub fn view(alert: &Alert, details: &ClinicalDetails) -> AlertView {
         dispatch: alert.dispatch.clone(),
         verification_required: alert.verification_required && alert.verified_at.is_none(),
         review_required: alert.review_required,
+        nearest_beyond: alert.nearest_beyond.clone(),
         clinical: Clinical {
             note: details.note.clone(),
             symptoms: details.symptoms.clone(),

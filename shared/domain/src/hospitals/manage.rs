@@ -8,14 +8,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::geo::Coordinates;
+use crate::hospitals::capability::EmergencyCare;
 use crate::hospitals::profile::{
-    BedCount, Channel, Department, EdStatus, Hospital, Performance, SPECIALTIES,
+    ALL_HOSPITALS, BedCount, CapacityState, Channel, Department, EdStatus, FacilityType, Hospital,
+    Performance, SPECIALTIES,
 };
-use crate::hospitals::ranking::{Criteria, Ranking, rank};
+use crate::hospitals::ranking::{Care, Criteria, NEAREST_BEYOND, NearestBeyond, Ranking, rank};
 use crate::hospitals::search::{MAX_RADIUS_KM, SearchStats, candidates};
 use crate::ids::is_valid_id;
 use crate::item::{EXPIRES_AT, Item, Key, Value};
-use crate::ports::{Condition, Ports, Table, TableError, TransactOp};
+use crate::ports::{Condition, Index, Ports, Query, Table, TableError, TransactOp};
 use crate::roles::Role;
 
 pub const DEFAULT_RADIUS_KM: f64 = 25.0;
@@ -74,6 +76,61 @@ pub async fn find<T: Table>(
     Ok((rank(&found, criteria), stats))
 }
 
+/// Where to send a patient when nothing qualifies within `radius_km`: of the nearest
+/// hospitals that qualify beyond it (out to `MAX_RADIUS_KM`), the best 3 by the same score.
+/// Scored, not only sorted by distance, because at 100 km a children's hospital 3 km nearer
+/// is not where to send a trauma patient.
+pub async fn nearest_beyond<T: Table>(
+    table: &T,
+    center: Coordinates,
+    radius_km: f64,
+    criteria: &Criteria,
+) -> Result<Vec<NearestBeyond>, DomainError> {
+    if radius_km >= MAX_RADIUS_KM {
+        return Ok(vec![]);
+    }
+    let wanted = candidate_pool(NEAREST_BEYOND);
+    let (found, _) = candidates(table, center, MAX_RADIUS_KM, wanted, |h| {
+        criteria.qualifies(h)
+    })
+    .await?;
+    let beyond: Vec<_> = found
+        .into_iter()
+        .filter(|c| c.distance_km > radius_km && criteria.qualifies(&c.hospital))
+        .take(wanted)
+        .collect();
+    let best = Criteria {
+        limit: NEAREST_BEYOND,
+        ..criteria.clone()
+    };
+    Ok(rank(&beyond, &best)
+        .hospitals
+        .into_iter()
+        .map(|h| NearestBeyond {
+            distance_km: (h.distance_km * 10.0).round() / 10.0,
+            level: h.level,
+            hospital_id: h.hospital_id,
+            name: h.name,
+        })
+        .collect())
+}
+
+/// Every hospital, read once through the `HOSPITALS` view (an import matches a file
+/// against them in memory).
+pub async fn all<T: Table>(table: &T) -> Result<Vec<Hospital>, DomainError> {
+    let query = Query::partition(ALL_HOSPITALS).on(Index::Gsi2);
+    let mut hospitals = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table.query(query.clone().after(cursor)).await?;
+        hospitals.extend(page.items.iter().filter_map(Hospital::from_item));
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(hospitals),
+        }
+    }
+}
+
 /// `GET /hospitals/nearby` parameters, as given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NearbyRequest {
@@ -84,6 +141,8 @@ pub struct NearbyRequest {
     pub min_beds: Option<u32>,
     pub min_level: Option<u8>,
     pub limit: Option<usize>,
+    /// `emergency` (the default) or `any`.
+    pub care: Option<String>,
 }
 
 pub async fn nearby<P: Ports>(ports: &P, request: NearbyRequest) -> Result<Ranking, DomainError> {
@@ -123,17 +182,31 @@ pub async fn nearby<P: Ports>(ports: &P, request: NearbyRequest) -> Result<Ranki
     if !(2..=6).contains(&min_level) {
         return Err(DomainError::invalid("min_level", "min_level is 2 to 6"));
     }
+    let care = match request.care.as_deref() {
+        None => Care::Emergency,
+        Some(text) => Care::parse(text).ok_or_else(|| {
+            DomainError::invalid(
+                "care",
+                "care is emergency (facilities that can treat an emergency) or any",
+            )
+        })?,
+    };
     let criteria = Criteria {
         specialty: request.specialty,
         specialty_required: true,
         min_beds: request.min_beds.unwrap_or(0),
         min_level,
         needs_icu: false,
+        care,
+        stabilise_as_last_resort: false,
         limit,
     };
-    Ok(find(ports.table(), center, radius_km, &criteria, min_level)
-        .await?
-        .0)
+    let table = ports.table();
+    let (mut ranking, _) = find(table, center, radius_km, &criteria, min_level).await?;
+    if ranking.hospitals.is_empty() {
+        ranking.nearest_beyond = nearest_beyond(table, center, radius_km, &criteria).await?;
+    }
+    Ok(ranking)
 }
 
 pub async fn load<P: Ports>(ports: &P, hospital_id: &str) -> Result<Hospital, DomainError> {
@@ -158,6 +231,10 @@ pub struct NewHospital {
     pub latitude: f64,
     pub longitude: f64,
     pub level: u8,
+    #[serde(default)]
+    pub mfl_code: Option<String>,
+    #[serde(default)]
+    pub facility_type: Option<FacilityType>,
     #[serde(default)]
     pub specialties: Vec<String>,
     #[serde(default)]
@@ -189,23 +266,24 @@ pub async fn create<P: Ports>(
     if actor.role != Role::SystemAdmin {
         return Err(DomainError::Forbidden);
     }
-    let beds = input.beds_total.unwrap_or(0);
     let hospital = Hospital {
         hospital_id: ports.ids().next_id(),
         name: input.name.trim().to_owned(),
         latitude: input.latitude,
         longitude: input.longitude,
         level: input.level,
+        mfl_code: input.mfl_code,
+        facility_type: input.facility_type,
         county: input.county,
         phone: input.phone,
         specialties: input.specialties,
         departments: input.departments,
         equipment: input.equipment,
         beds: BTreeMap::new(),
-        beds_total: beds,
-        // Until the first capacity report, the registered beds stand in for free ones.
-        beds_available: beds,
-        icu_beds_available: 0,
+        beds_total: input.beds_total.unwrap_or(0),
+        // How many are free is unknown until its staff first report.
+        beds_available: None,
+        icu_beds_available: None,
         ed_status: EdStatus::Open,
         channels: input.channels,
         sms_numbers: input.sms_numbers,
@@ -235,6 +313,8 @@ pub struct ProfileChanges {
     pub level: Option<u8>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    pub mfl_code: Option<String>,
+    pub facility_type: Option<FacilityType>,
     pub specialties: Option<Vec<String>>,
     pub departments: Option<Vec<Department>>,
     pub equipment: Option<Vec<String>>,
@@ -255,9 +335,13 @@ pub async fn update_profile<P: Ports>(
     if !may {
         return Err(DomainError::Forbidden);
     }
-    // Level and place decide who gets sent patients: only Haven's admins change them.
-    let moves =
-        changes.level.is_some() || changes.latitude.is_some() || changes.longitude.is_some();
+    // Level, type and place decide who gets sent patients, and the code which register
+    // entry it is: only Haven's admins change them.
+    let moves = changes.level.is_some()
+        || changes.latitude.is_some()
+        || changes.longitude.is_some()
+        || changes.mfl_code.is_some()
+        || changes.facility_type.is_some();
     if moves && actor.role != Role::SystemAdmin {
         return Err(DomainError::Forbidden);
     }
@@ -284,6 +368,8 @@ impl ProfileChanges {
         replace(&mut h.level, self.level);
         replace(&mut h.latitude, self.latitude);
         replace(&mut h.longitude, self.longitude);
+        replace(&mut h.mfl_code, self.mfl_code.map(Some));
+        replace(&mut h.facility_type, self.facility_type.map(Some));
         replace(&mut h.specialties, self.specialties);
         replace(&mut h.departments, self.departments);
         replace(&mut h.equipment, self.equipment);
@@ -317,9 +403,10 @@ pub struct CapacitySnapshot {
     pub hospital_id: String,
     pub ed_status: EdStatus,
     pub beds: BTreeMap<String, BedCount>,
+    pub capacity: CapacityState,
     pub beds_total: u32,
-    pub beds_available: u32,
-    pub icu_beds_available: u32,
+    pub beds_available: Option<u32>,
+    pub icu_beds_available: Option<u32>,
     pub capacity_updated_at: Option<String>,
 }
 
@@ -366,11 +453,11 @@ pub async fn report_capacity<P: Ports>(
             );
         }
         if let Some(v) = report.beds_available {
-            h.beds_available = v;
+            h.beds_available = Some(v);
             h.beds_total = h.beds_total.max(v);
         }
         if let Some(v) = report.icu_beds_available {
-            h.icu_beds_available = v;
+            h.icu_beds_available = Some(v);
         }
         if let Some(s) = report.ed_status {
             h.ed_status = s;
@@ -382,20 +469,27 @@ pub async fn report_capacity<P: Ports>(
             format!("HOSPITAL#{}", h.hospital_id),
             format!("CAPACITY#{}#{}", now.to_rfc3339(), ports.ids().next_id()),
         );
-        let event = Item::new(&event_key)
+        let mut event = Item::new(&event_key)
             .with("reported_by", Value::s(&actor_id))
             .with("ed_status", Value::s(h.ed_status.as_str()))
             .with("beds_total", Value::n(h.beds_total))
-            .with("beds_available", Value::n(h.beds_available))
-            .with("icu_beds_available", Value::n(h.icu_beds_available))
             .with(
                 EXPIRES_AT,
                 Value::n(now.plus(CAPACITY_EVENT_LIFETIME).epoch_seconds()),
             );
+        for (name, value) in [
+            ("beds_available", h.beds_available),
+            ("icu_beds_available", h.icu_beds_available),
+        ] {
+            if let Some(v) = value {
+                event = event.with(name, Value::n(v));
+            }
+        }
         Ok(Some(event))
     })
     .await?;
     Ok(CapacitySnapshot {
+        capacity: hospital.capacity(),
         hospital_id: hospital.hospital_id,
         ed_status: hospital.ed_status,
         beds: hospital.beds,
@@ -408,7 +502,7 @@ pub async fn report_capacity<P: Ports>(
 
 /// Reads, changes and writes a hospital under its version, retrying when someone else wrote
 /// in between. `change` may return an extra item written in the same transaction.
-async fn write_with_retry<P: Ports>(
+pub(crate) async fn write_with_retry<P: Ports>(
     ports: &P,
     hospital_id: &str,
     mut change: impl FnMut(&mut Hospital) -> Result<Option<Item>, DomainError>,
@@ -509,6 +603,10 @@ pub struct Capabilities {
     pub latitude: f64,
     pub longitude: f64,
     pub level: u8,
+    pub mfl_code: Option<String>,
+    pub facility_type: Option<FacilityType>,
+    /// What it can do for an emergency of any kind (`capability`).
+    pub emergency_care: EmergencyCare,
     pub county: Option<String>,
     pub phone: Option<String>,
     pub specialties: Vec<String>,
@@ -516,9 +614,10 @@ pub struct Capabilities {
     pub equipment: Vec<String>,
     pub ed_status: EdStatus,
     pub beds: BTreeMap<String, BedCount>,
+    pub capacity: CapacityState,
     pub beds_total: u32,
-    pub beds_available: u32,
-    pub icu_beds_available: u32,
+    pub beds_available: Option<u32>,
+    pub icu_beds_available: Option<u32>,
     pub capacity_updated_at: Option<String>,
     pub channels: Vec<Channel>,
     pub performance: PerformanceView,
@@ -531,6 +630,9 @@ pub fn capabilities_of(h: &Hospital) -> Capabilities {
         latitude: h.latitude,
         longitude: h.longitude,
         level: h.level,
+        mfl_code: h.mfl_code.clone(),
+        facility_type: h.facility_type,
+        emergency_care: crate::hospitals::capability::emergency_care(h, None),
         county: h.county.clone(),
         phone: h.phone.clone(),
         specialties: h.specialties.clone(),
@@ -538,6 +640,7 @@ pub fn capabilities_of(h: &Hospital) -> Capabilities {
         equipment: h.equipment.clone(),
         ed_status: h.ed_status,
         beds: h.beds.clone(),
+        capacity: h.capacity(),
         beds_total: h.beds_total,
         beds_available: h.beds_available,
         icu_beds_available: h.icu_beds_available,

@@ -39,6 +39,97 @@ pub const SPECIALTIES: &[&str] = &[
     "laboratory",
 ];
 
+/// What kind of facility it is, as the Kenya Master Health Facility List registers it. The
+/// type, with the KEPH level, says what a facility can do for an emergency (`capability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FacilityType {
+    /// Primary, secondary and comprehensive teaching and tertiary referral hospitals.
+    Hospital,
+    /// A specialised and tertiary referral hospital (spinal injuries, mental health, ...):
+    /// it serves its specialty, not every emergency.
+    SpecialistHospital,
+    MedicalCentre,
+    /// Nursing homes, and nursing and maternity homes.
+    NursingHome,
+    HealthCentre,
+    /// Medical clinics, and outpatient-only primary care.
+    Clinic,
+    Dispensary,
+    /// A single service: laboratory, pharmacy, VCT, dental or eye clinic, radiology, blood
+    /// bank, dialysis, rehabilitation, farewell home.
+    StandAlone,
+}
+
+impl FacilityType {
+    pub const ALL: [&'static str; 8] = [
+        "hospital",
+        "specialist_hospital",
+        "medical_centre",
+        "nursing_home",
+        "health_centre",
+        "clinic",
+        "dispensary",
+        "stand_alone",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FacilityType::Hospital => "hospital",
+            FacilityType::SpecialistHospital => "specialist_hospital",
+            FacilityType::MedicalCentre => "medical_centre",
+            FacilityType::NursingHome => "nursing_home",
+            FacilityType::HealthCentre => "health_centre",
+            FacilityType::Clinic => "clinic",
+            FacilityType::Dispensary => "dispensary",
+            FacilityType::StandAlone => "stand_alone",
+        }
+    }
+
+    /// The type of a KMHFL row: its `facility_type_category` (`HOSPITALS`, `MEDICAL CENTER`,
+    /// ...), or its `facility_type_name` where the category is blank. `None` when neither says.
+    pub fn from_kmhfl(category: &str, type_name: &str) -> Option<Self> {
+        let squash = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        let (category, type_name) = (squash(category), squash(type_name));
+        let word = if category.is_empty() {
+            &type_name
+        } else {
+            &category
+        };
+        let kind = match word.as_str() {
+            w if w.starts_with("hospital") => {
+                if type_name.starts_with("specialized") || type_name.starts_with("specialised") {
+                    FacilityType::SpecialistHospital
+                } else {
+                    FacilityType::Hospital
+                }
+            }
+            "medical center" | "medical centre" => FacilityType::MedicalCentre,
+            "nursing home" | "nursing homes" => FacilityType::NursingHome,
+            "health centre" | "health center" => FacilityType::HealthCentre,
+            "medical clinic" | "primary health care services" => FacilityType::Clinic,
+            "dispensary" => FacilityType::Dispensary,
+            "stand alone" => FacilityType::StandAlone,
+            _ => return None,
+        };
+        Some(kind)
+    }
+}
+
+/// Whether a hospital has said how many beds it has free. Imported facilities know their
+/// registered beds but not how many are free until their staff report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityState {
+    Reported,
+    Unreported,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdStatus {
@@ -130,6 +221,13 @@ pub struct Hospital {
     pub longitude: f64,
     /// Kenya Essential Package for Health level, 2 (dispensary) to 6 (national referral).
     pub level: u8,
+    /// Its code in the Kenya Master Health Facility List, when known: how an import
+    /// recognises it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfl_code: Option<String>,
+    /// `None` for hospitals registered without one (`POST /hospitals`): judged by level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facility_type: Option<FacilityType>,
     #[serde(default)]
     pub county: Option<String>,
     #[serde(default)]
@@ -143,13 +241,15 @@ pub struct Hospital {
     /// Beds by type (`general`, `icu`, `maternity`, ...), when the hospital reports them.
     #[serde(default)]
     pub beds: BTreeMap<String, BedCount>,
-    /// Totals over `beds`, or as imported when no breakdown is known. 0 total = unknown.
+    /// Totals over `beds`, or the registered beds when no breakdown is known. 0 = unknown.
     #[serde(default)]
     pub beds_total: u32,
+    /// Free beds as last reported; `None` until the hospital's staff report (an imported
+    /// facility's registered beds say nothing about how many are free).
     #[serde(default)]
-    pub beds_available: u32,
+    pub beds_available: Option<u32>,
     #[serde(default)]
-    pub icu_beds_available: u32,
+    pub icu_beds_available: Option<u32>,
     pub ed_status: EdStatus,
     #[serde(default)]
     pub channels: Vec<Channel>,
@@ -183,6 +283,23 @@ impl Hospital {
         self.specialties.iter().any(|s| s == specialty)
     }
 
+    pub fn capacity(&self) -> CapacityState {
+        if self.beds_available.is_some() {
+            CapacityState::Reported
+        } else {
+            CapacityState::Unreported
+        }
+    }
+
+    /// Its KMHFL code: the field, or for records imported before it existed, their source.
+    pub fn registered_code(&self) -> Option<&str> {
+        self.mfl_code.as_deref().or_else(|| {
+            self.source
+                .as_deref()
+                .and_then(|s| s.strip_prefix(KMHFL_SOURCE))
+        })
+    }
+
     /// Every channel the hospital is told on; Haven's own API always included.
     pub fn notification_channels(&self) -> Vec<Channel> {
         let mut channels = self.channels.clone();
@@ -198,8 +315,13 @@ impl Hospital {
             return;
         }
         self.beds_total = self.beds.values().map(|b| b.total).sum();
-        self.beds_available = self.beds.values().map(|b| b.available).sum();
-        self.icu_beds_available = self.beds.get("icu").map_or(0, |b| b.available);
+        self.beds_available = Some(self.beds.values().map(|b| b.available).sum());
+        // A breakdown without ICU beds says nothing new about them.
+        self.icu_beds_available = self
+            .beds
+            .get("icu")
+            .map(|b| b.available)
+            .or(self.icu_beds_available);
     }
 
     /// Checks what a person or an import may set.
@@ -262,8 +384,16 @@ impl Hospital {
                 )
             })?;
         }
+        if let Some(code) = &self.mfl_code
+            && !((1..=10).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(DomainError::invalid(
+                "mfl_code",
+                "a KMHFL code is 1 to 10 digits",
+            ));
+        }
         validate_beds(&self.beds)?;
-        if self.beds_available > self.beds_total && self.beds_total > 0 {
+        if self.beds_available.unwrap_or(0) > self.beds_total && self.beds_total > 0 {
             return Err(DomainError::invalid(
                 "beds_available",
                 "more beds available than the hospital has",
@@ -284,13 +414,34 @@ impl Hospital {
                 "gsi3sk",
                 Value::s(format!("{geohash}#{}", self.hospital_id)),
             )
+            // Every hospital in one view, for an import that matches a file against them all.
+            .with("gsi2pk", Value::s(ALL_HOSPITALS))
+            .with("gsi2sk", Value::s(&self.hospital_id))
             .with_record(self)
     }
 
     pub fn from_item(item: &Item) -> Option<Self> {
-        item.to_record()
+        let mut hospital: Hospital = item.to_record()?;
+        // Imports before unreported capacity existed copied a facility's registered beds into
+        // its free beds; nobody ever reported those figures.
+        let copied = hospital.capacity_updated_at.is_none()
+            && hospital.beds.is_empty()
+            && hospital
+                .source
+                .as_deref()
+                .is_some_and(|s| s.starts_with(KMHFL_SOURCE));
+        if copied {
+            hospital.beds_available = None;
+            hospital.icu_beds_available = None;
+        }
+        Some(hospital)
     }
 }
+
+/// The GSI2 partition that lists every hospital.
+pub const ALL_HOSPITALS: &str = "HOSPITALS";
+/// `source` of a facility imported from the Kenya Master Health Facility List: `kmhfl:<code>`.
+pub const KMHFL_SOURCE: &str = "kmhfl:";
 
 /// The GSI3 partition of a 4-character geohash cell.
 pub fn geo_partition(cell: &str) -> String {
@@ -348,6 +499,8 @@ mod tests {
             latitude: -1.3009,
             longitude: 36.8073,
             level: 6,
+            mfl_code: Some("13023".into()),
+            facility_type: Some(FacilityType::Hospital),
             county: Some("Nairobi".into()),
             phone: None,
             specialties: vec!["trauma".into(), "cardiac".into()],
@@ -358,8 +511,8 @@ mod tests {
             equipment: vec!["CT scanner".into()],
             beds: BTreeMap::new(),
             beds_total: 1800,
-            beds_available: 40,
-            icu_beds_available: 3,
+            beds_available: Some(40),
+            icu_beds_available: Some(3),
             ed_status: EdStatus::Open,
             channels: vec![Channel::Sms],
             sms_numbers: vec![],
@@ -376,8 +529,28 @@ mod tests {
         let item = h.to_item();
         assert_eq!(item.key(), Some(Hospital::key("knh")));
         assert_eq!(item.s("gsi3pk"), Some("GEO#kzf0"));
+        assert_eq!(item.s("gsi2pk"), Some("HOSPITALS"));
         assert!(item.s("gsi3sk").expect("sort").ends_with("#knh"));
         assert_eq!(Hospital::from_item(&item), Some(h));
+    }
+
+    #[test]
+    fn free_beds_an_older_import_copied_from_the_register_read_as_unreported() {
+        let mut imported = knh();
+        imported.source = Some("kmhfl:13023".into());
+        imported.beds_available = Some(1455);
+        imported.icu_beds_available = Some(0);
+        let read = Hospital::from_item(&imported.to_item()).expect("read");
+        assert_eq!((read.beds_available, read.icu_beds_available), (None, None));
+        // Reported by its staff, the figures stand.
+        imported.capacity_updated_at = Some("2026-12-01T10:00:00.000Z".into());
+        let read = Hospital::from_item(&imported.to_item()).expect("read");
+        assert_eq!(read.beds_available, Some(1455));
+        // A hospital registered in Haven keeps what it has.
+        assert_eq!(
+            Hospital::from_item(&knh().to_item()).map(|h| h.beds_available),
+            Some(Some(40))
+        );
     }
 
     #[test]
@@ -432,7 +605,7 @@ mod tests {
         h.recount_beds();
         assert_eq!(
             (h.beds_total, h.beds_available, h.icu_beds_available),
-            (110, 9, 2)
+            (110, Some(9), Some(2))
         );
         assert_eq!(
             h.notification_channels(),

@@ -2,16 +2,24 @@
 //! weighted sum of named parts in 0..=1, and the parts travel with the result so a
 //! dispatcher can see why. Hospitals that cannot take the patient are not dropped silently:
 //! the nearer ones are listed with the reason they were passed over.
+//!
+//! What a facility can do comes before how near it is: for an emergency only facilities
+//! that can treat it are ranked (`capability`); one that can only stabilise is offered to an
+//! alert when nothing that can treat is in reach, and says so.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::hospitals::profile::{Channel, EdStatus, Hospital};
+use crate::hospitals::capability::{EMERGENCY, EmergencyCare, emergency_care, why_not};
+use crate::hospitals::profile::{CapacityState, Channel, EdStatus, FacilityType, Hospital};
 use crate::hospitals::search::Candidate;
 
-/// Weights of the score parts; they sum to 1.
+/// Weights of the score parts; they sum to 1. The care wanted weighs more than before
+/// (0.25, was 0.20) and travel less (0.35, was 0.40), and travel only counts beyond
+/// `TRAVEL_GRACE_MINUTES`: a few hundred metres never outweigh what a hospital can do
+/// (docs/emergencies.md has the figures).
 pub const WEIGHTS: ScoreParts = ScoreParts {
-    travel: 0.40,
-    specialty: 0.20,
+    travel: 0.35,
+    specialty: 0.25,
     capacity: 0.15,
     ed_status: 0.05,
     level: 0.10,
@@ -24,19 +32,25 @@ const ROAD_FACTOR: f64 = 1.4;
 const SPEED_KMH: f64 = 40.0;
 /// Minutes before an ambulance moves.
 const DISPATCH_MINUTES: f64 = 2.0;
-/// The travel part halves at this many minutes.
+/// Trips this short score as "here now": dispatch and about 1.4 km. Within it the planning
+/// ETA (great circle × 1.4 at 40 km/h) cannot tell one trip from another.
+const TRAVEL_GRACE_MINUTES: f64 = 5.0;
+/// The travel part halves this many minutes after the grace.
 const TRAVEL_HALF_MINUTES: f64 = 10.0;
 /// At most this many passed-over hospitals are reported, nearest first.
 const MAX_PASSED_OVER: usize = 20;
+/// Hospitals beyond the radius named when nothing qualifies within it.
+pub const NEAREST_BEYOND: usize = 3;
 
 /// The parts of a score, each in 0..=1 (or the weights, in [`WEIGHTS`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreParts {
-    /// Shorter estimated travel time scores higher.
+    /// Shorter estimated travel time scores higher: 1 within 5 minutes, 0.5 at 15.
     pub travel: f64,
-    /// 1 when the hospital offers the needed care, 0.5 for a general emergency department.
+    /// 1 when the hospital offers the needed care (an emergency department when none is
+    /// named), 0.5 for a general emergency department, 0 for neither.
     pub specialty: f64,
-    /// Free beds (and ICU beds for critical patients); 0.5 when unknown.
+    /// Free beds (and ICU beds for critical patients); 0.5 when unreported.
     pub capacity: f64,
     /// 1 open, 0 diverting.
     pub ed_status: f64,
@@ -97,27 +111,58 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Which facilities a search is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Care {
+    /// Facilities that can treat an emergency (`capability`); the others are passed over.
+    #[default]
+    Emergency,
+    /// Every facility, e.g. to find a clinic.
+    Any,
+}
+
+impl Care {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "emergency" => Some(Care::Emergency),
+            "any" => Some(Care::Any),
+            _ => None,
+        }
+    }
+}
+
 /// What the patient needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Criteria {
-    /// The care wanted (`cardiac`, `trauma`, ...).
+    /// The care wanted (`cardiac`, `trauma`, ...); `None`: an emergency department.
     pub specialty: Option<String>,
     /// When true, hospitals without the specialty are passed over; otherwise they score less.
     pub specialty_required: bool,
-    /// Passed over with fewer free beds than this (0: no minimum).
+    /// Passed over with fewer free beds than this, or none reported (0: no minimum).
     pub min_beds: u32,
     /// Passed over below this KEPH level.
     pub min_level: u8,
     /// Critical patients: ICU beds count in the capacity part.
     pub needs_icu: bool,
+    pub care: Care,
+    /// Alerts: a facility that can only stabilise is offered when nothing that can treat
+    /// the emergency is in reach (`last_resort: stabilisation_only`).
+    pub stabilise_as_last_resort: bool,
     pub limit: usize,
 }
 
 impl Criteria {
-    /// Whether a hospital can be offered at all (diverting and full ones only as a last
-    /// resort). Searches use it to know when they have enough candidates.
+    /// Whether a hospital can be offered at all (diverting and full ones, and those that can
+    /// only stabilise, only as a last resort). Searches use it to know when they have enough
+    /// candidates.
     pub fn qualifies(&self, h: &Hospital) -> bool {
-        exclusion(h, self).is_none() && last_resort(h).is_none()
+        exclusion(h, self).is_none() && last_resort(h, self).is_none()
+    }
+
+    /// What `h` can do for the emergency these criteria are for.
+    pub fn emergency_care(&self, h: &Hospital) -> EmergencyCare {
+        emergency_care(h, self.specialty.as_deref())
     }
 }
 
@@ -133,16 +178,25 @@ pub struct RankedHospital {
     pub score_parts: ScoreParts,
     pub ed_status: EdStatus,
     pub level: u8,
-    pub beds_available: u32,
-    pub icu_beds_available: u32,
+    pub facility_type: Option<FacilityType>,
+    pub emergency_care: EmergencyCare,
+    /// `reported`, or `unreported` when the hospital has not said how many beds are free
+    /// (then `beds_available` is null and the capacity part is neutral).
+    pub capacity: CapacityState,
+    pub beds_total: u32,
+    pub beds_available: Option<u32>,
+    pub icu_beds_available: Option<u32>,
     pub specialties: Vec<String>,
     /// How the hospital is told (for the hand-off; not part of the answer).
     #[serde(skip)]
     pub channels: Vec<Channel>,
-    /// Set when no hospital that is open with free beds was in reach and this one, diverting
-    /// or full, is offered as the best there is.
+    /// Set when nothing better was in reach and this one is offered as the best there is:
+    /// `ed_diverting`, `no_free_beds`, or `stabilisation_only` (it can stabilise, not treat).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_resort: Option<&'static str>,
+    /// Why it is a last resort, in a sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_resort_detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -151,16 +205,42 @@ pub struct PassedOver {
     pub name: String,
     pub distance_km: f64,
     /// A stable code: `ed_closed`, `ed_diverting`, `no_free_beds`, `too_few_beds`,
-    /// `lacks_specialty`, `below_level`, `ranked_lower`, `beyond_limit`.
+    /// `capacity_unreported`, `lacks_specialty`, `below_level`, `no_emergency_care`,
+    /// `stabilisation_only`, `beyond_limit`.
     pub reason: &'static str,
     pub detail: String,
+}
+
+/// A hospital that would qualify but lies beyond the radius searched: where to send a
+/// patient when nothing is in reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearestBeyond {
+    pub hospital_id: String,
+    pub name: String,
+    pub distance_km: f64,
+    pub level: u8,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Ranking {
     pub hospitals: Vec<RankedHospital>,
     pub passed_over: Vec<PassedOver>,
+    /// When no hospital that can treat is in `hospitals`: the best-scoring of the nearest that
+    /// qualify beyond the radius (up to 3, out to `MAX_RADIUS_KM`).
+    pub nearest_beyond: Vec<NearestBeyond>,
 }
+
+impl Ranking {
+    /// Whether the answer holds a hospital that can treat, not only a facility to stabilise.
+    pub fn has_capable(&self) -> bool {
+        self.hospitals
+            .iter()
+            .any(|h| h.last_resort != Some(STABILISATION_ONLY))
+    }
+}
+
+/// The last-resort code of a facility that can only stabilise.
+pub const STABILISATION_ONLY: &str = "stabilisation_only";
 
 /// The score of a set of parts, rounded as answers show it.
 pub fn weighted(parts: &ScoreParts) -> f64 {
@@ -177,6 +257,18 @@ fn exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
     if h.ed_status == EdStatus::Closed {
         return Some(("ed_closed", "the emergency department is closed".into()));
     }
+    if c.care == Care::Emergency {
+        match c.emergency_care(h) {
+            EmergencyCare::Capable => {}
+            EmergencyCare::StabiliseOnly if c.stabilise_as_last_resort => {}
+            care @ EmergencyCare::StabiliseOnly => {
+                return Some((STABILISATION_ONLY, why_not(h, care)));
+            }
+            care @ EmergencyCare::None => {
+                return Some(("no_emergency_care", why_not(h, care)));
+            }
+        }
+    }
     if h.level < c.min_level {
         return Some((
             "below_level",
@@ -191,25 +283,51 @@ fn exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
     {
         return Some(("lacks_specialty", format!("does not offer {s} care")));
     }
-    if c.min_beds > 0 && h.beds_available < c.min_beds {
-        return Some((
-            "too_few_beds",
-            format!("{} free beds, fewer than {}", h.beds_available, c.min_beds),
-        ));
+    if c.min_beds > 0 {
+        match h.beds_available {
+            None => {
+                return Some((
+                    "capacity_unreported",
+                    format!(
+                        "has not reported its free beds; at least {} were asked for",
+                        c.min_beds
+                    ),
+                ));
+            }
+            Some(free) if free < c.min_beds => {
+                return Some((
+                    "too_few_beds",
+                    format!("{free} free beds, fewer than {}", c.min_beds),
+                ));
+            }
+            Some(_) => {}
+        }
     }
     None
 }
 
-/// Why a hospital is offered only when nothing better is in reach.
-fn last_resort(h: &Hospital) -> Option<(&'static str, String)> {
+/// Why a hospital is offered only when nothing better is in reach, and how far down: 1 for
+/// a hospital that can treat but is diverting or full, 2 for one that can only stabilise.
+fn last_resort(h: &Hospital, c: &Criteria) -> Option<(u8, &'static str, String)> {
+    if c.care == Care::Emergency && c.emergency_care(h) == EmergencyCare::StabiliseOnly {
+        return Some((
+            2,
+            STABILISATION_ONLY,
+            format!(
+                "no hospital that can treat this emergency is in reach; {}",
+                why_not(h, EmergencyCare::StabiliseOnly)
+            ),
+        ));
+    }
     if h.ed_status == EdStatus::Diverting {
         return Some((
+            1,
             "ed_diverting",
             "the emergency department is diverting ambulances".into(),
         ));
     }
-    if h.beds_total > 0 && h.beds_available == 0 {
-        return Some(("no_free_beds", "no free beds".into()));
+    if h.beds_available == Some(0) {
+        return Some((1, "no_free_beds", "no free beds".into()));
     }
     None
 }
@@ -217,24 +335,27 @@ fn last_resort(h: &Hospital) -> Option<(&'static str, String)> {
 /// The score parts of one hospital for these criteria.
 pub fn score_parts(h: &Hospital, distance_km: f64, c: &Criteria) -> ScoreParts {
     let eta = eta_minutes(distance_km);
-    let specialty = match c.specialty.as_deref() {
+    // Without a specialty, an emergency search wants an emergency department; a search of
+    // any facility wants nothing in particular.
+    let wanted = match (c.specialty.as_deref(), c.care) {
+        (Some(s), _) => Some(s),
+        (None, Care::Emergency) => Some(EMERGENCY),
+        (None, Care::Any) => None,
+    };
+    let specialty = match wanted {
         None => 1.0,
-        Some(s) if h.offers(s) => 1.0,
-        Some(_) if h.offers("emergency") => 0.5,
+        Some(w) if h.offers(w) => 1.0,
+        Some(w) if w != EMERGENCY && h.offers(EMERGENCY) => 0.5,
         Some(_) => 0.0,
     };
-    let known = h.beds_total > 0 || h.beds_available > 0;
-    let beds = if known {
-        (f64::from(h.beds_available) / 10.0).min(1.0)
-    } else {
-        0.5
-    };
+    // Unreported is neither room nor no room.
+    let beds = h
+        .beds_available
+        .map_or(0.5, |free| (f64::from(free) / 10.0).min(1.0));
     let capacity = if c.needs_icu {
-        let icu = if known || h.icu_beds_available > 0 {
-            (f64::from(h.icu_beds_available) / 2.0).min(1.0)
-        } else {
-            0.5
-        };
+        let icu = h
+            .icu_beds_available
+            .map_or(0.5, |free| (f64::from(free) / 2.0).min(1.0));
         0.5 * beds + 0.5 * icu
     } else {
         beds
@@ -248,7 +369,7 @@ pub fn score_parts(h: &Hospital, distance_km: f64, c: &Criteria) -> ScoreParts {
         _ => 0.5,
     };
     ScoreParts {
-        travel: TRAVEL_HALF_MINUTES / (TRAVEL_HALF_MINUTES + eta),
+        travel: TRAVEL_HALF_MINUTES / (TRAVEL_HALF_MINUTES + (eta - TRAVEL_GRACE_MINUTES).max(0.0)),
         specialty,
         capacity,
         ed_status: if h.ed_status == EdStatus::Open {
@@ -261,10 +382,19 @@ pub fn score_parts(h: &Hospital, distance_km: f64, c: &Criteria) -> ScoreParts {
     }
 }
 
-/// One hospital scored for these criteria, as a ranking lists it (`last` marks a last resort).
-pub fn ranked(candidate: &Candidate, c: &Criteria, last: Option<&'static str>) -> RankedHospital {
+/// One hospital scored for these criteria, as a ranking lists it (`last` marks a last
+/// resort, with its sentence).
+pub fn ranked(
+    candidate: &Candidate,
+    c: &Criteria,
+    last: Option<(&'static str, String)>,
+) -> RankedHospital {
     let h = &candidate.hospital;
     let parts = score_parts(h, candidate.distance_km, c);
+    let (last_resort, last_resort_detail) = match last {
+        Some((code, detail)) => (Some(code), Some(detail)),
+        None => (None, None),
+    };
     RankedHospital {
         hospital_id: h.hospital_id.clone(),
         name: h.name.clone(),
@@ -276,11 +406,16 @@ pub fn ranked(candidate: &Candidate, c: &Criteria, last: Option<&'static str>) -
         score_parts: parts.rounded(),
         ed_status: h.ed_status,
         level: h.level,
+        facility_type: h.facility_type,
+        emergency_care: c.emergency_care(h),
+        capacity: h.capacity(),
+        beds_total: h.beds_total,
         beds_available: h.beds_available,
         icu_beds_available: h.icu_beds_available,
         specialties: h.specialties.clone(),
         channels: h.notification_channels(),
-        last_resort: last,
+        last_resort,
+        last_resort_detail,
     }
 }
 
@@ -291,81 +426,67 @@ fn by_score(a: &RankedHospital, b: &RankedHospital) -> std::cmp::Ordering {
         .then_with(|| a.hospital_id.cmp(&b.hospital_id))
 }
 
-/// Ranks candidates: the best `limit` by score, and the nearer hospitals passed over.
+fn passed(candidate: &Candidate, reason: &'static str, detail: String) -> PassedOver {
+    PassedOver {
+        hospital_id: candidate.hospital.hospital_id.clone(),
+        name: candidate.hospital.name.clone(),
+        distance_km: round3(candidate.distance_km),
+        reason,
+        detail,
+    }
+}
+
+/// Ranks candidates: the best `limit` by score, and the nearer hospitals passed over. A
+/// hospital is in one list or the other, never both.
 pub fn rank(candidates: &[Candidate], c: &Criteria) -> Ranking {
-    let mut eligible = Vec::new();
-    let mut fallback = Vec::new();
-    let mut passed = Vec::new();
+    // Tier 0 can be offered; tiers 1 and 2 only when every lower tier is empty.
+    let mut tiers: [Vec<(RankedHospital, &Candidate, &'static str, String)>; 3] =
+        Default::default();
+    let mut passed_over = Vec::new();
     for candidate in candidates {
         let h = &candidate.hospital;
         if let Some((reason, detail)) = exclusion(h, c) {
-            passed.push((candidate, reason, detail));
-        } else if let Some((reason, detail)) = last_resort(h) {
-            fallback.push((
-                ranked(candidate, c, Some(reason)),
-                candidate,
-                reason,
-                detail,
-            ));
+            passed_over.push(passed(candidate, reason, detail));
+        } else if let Some((tier, reason, detail)) = last_resort(h, c) {
+            let r = ranked(candidate, c, Some((reason, detail.clone())));
+            tiers[usize::from(tier)].push((r, candidate, reason, detail));
         } else {
-            eligible.push(ranked(candidate, c, None));
+            tiers[0].push((ranked(candidate, c, None), candidate, "", String::new()));
         }
     }
-    let mut hospitals = if eligible.is_empty() {
-        // Nothing open with room in reach: the best of the rest beats no hospital at all.
-        fallback.iter().map(|f| f.0.clone()).collect()
-    } else {
-        for (_, candidate, reason, detail) in &fallback {
-            passed.push((candidate, reason, detail.clone()));
+    let chosen = tiers.iter().position(|t| !t.is_empty()).unwrap_or(0);
+    let mut hospitals = Vec::new();
+    for (i, tier) in tiers.into_iter().enumerate() {
+        for (r, candidate, reason, detail) in tier {
+            if i == chosen {
+                hospitals.push(r);
+            } else {
+                passed_over.push(passed(candidate, reason, detail));
+            }
         }
-        eligible
-    };
+    }
     hospitals.sort_by(by_score);
     let beyond = hospitals.split_off(hospitals.len().min(c.limit.max(1)));
 
-    let mut passed_over: Vec<PassedOver> = Vec::new();
     if let Some(top) = hospitals.first() {
-        // Only the hospitals nearer than the chosen one need explaining.
-        passed_over.extend(
-            passed
-                .into_iter()
-                .filter(|(cand, ..)| cand.distance_km < top.distance_km)
-                .map(|(cand, reason, detail)| PassedOver {
-                    hospital_id: cand.hospital.hospital_id.clone(),
-                    name: cand.hospital.name.clone(),
-                    distance_km: round3(cand.distance_km),
-                    reason,
-                    detail,
-                }),
-        );
-        for r in hospitals.iter().skip(1).chain(beyond.iter()) {
-            if r.distance_km < top.distance_km {
-                let part = r.score_parts.weakest_against(&top.score_parts);
-                let in_list = hospitals.iter().any(|h| h.hospital_id == r.hospital_id);
-                passed_over.push(PassedOver {
-                    hospital_id: r.hospital_id.clone(),
-                    name: r.name.clone(),
-                    distance_km: r.distance_km,
-                    reason: if in_list {
-                        "ranked_lower"
-                    } else {
-                        "beyond_limit"
-                    },
-                    detail: format!(
-                        "scored {:.3} against {:.3}, mostly on {part}",
-                        r.score, top.score
-                    ),
-                });
-            }
+        // Only the hospitals nearer than the chosen one need explaining; those cut by the
+        // limit say so.
+        passed_over.retain(|p| p.distance_km < top.distance_km);
+        for r in beyond.iter().filter(|r| r.distance_km < top.distance_km) {
+            let part = r.score_parts.weakest_against(&top.score_parts);
+            passed_over.push(PassedOver {
+                hospital_id: r.hospital_id.clone(),
+                name: r.name.clone(),
+                distance_km: r.distance_km,
+                reason: "beyond_limit",
+                detail: format!(
+                    "scored {:.3} against {:.3}, mostly on {part}; below the {} listed",
+                    r.score,
+                    top.score,
+                    hospitals.len()
+                ),
+            });
         }
-    } else {
-        passed_over.extend(passed.into_iter().map(|(cand, reason, detail)| PassedOver {
-            hospital_id: cand.hospital.hospital_id.clone(),
-            name: cand.hospital.name.clone(),
-            distance_km: round3(cand.distance_km),
-            reason,
-            detail,
-        }));
     }
     passed_over.sort_by(|a, b| {
         a.distance_km
@@ -376,6 +497,7 @@ pub fn rank(candidates: &[Candidate], c: &Criteria) -> Ranking {
     Ranking {
         hospitals,
         passed_over,
+        nearest_beyond: vec![],
     }
 }
 
@@ -396,6 +518,8 @@ mod tests {
             latitude: -1.3,
             longitude: 36.8,
             level,
+            mfl_code: None,
+            facility_type: Some(FacilityType::Hospital),
             county: None,
             phone: None,
             specialties: specialties.iter().map(|s| s.to_string()).collect(),
@@ -403,8 +527,8 @@ mod tests {
             equipment: vec![],
             beds: BTreeMap::new(),
             beds_total: 100,
-            beds_available: beds,
-            icu_beds_available: 0,
+            beds_available: Some(beds),
+            icu_beds_available: None,
             ed_status: ed,
             channels: vec![],
             sms_numbers: vec![],
@@ -412,6 +536,16 @@ mod tests {
             source: None,
             capacity_updated_at: None,
             version: 1,
+        }
+    }
+
+    /// A facility as KMHFL lists it: a type, a level, registered beds, nothing reported.
+    fn registered(id: &str, kind: FacilityType, level: u8, specialties: &[&str]) -> Hospital {
+        Hospital {
+            facility_type: Some(kind),
+            beds_total: 20,
+            beds_available: None,
+            ..hospital(id, level, EdStatus::Open, 0, specialties)
         }
     }
 
@@ -429,29 +563,289 @@ mod tests {
             min_beds: 0,
             min_level: 2,
             needs_icu: false,
+            care: Care::Emergency,
+            stabilise_as_last_resort: false,
             limit: 5,
         }
     }
 
+    /// As an alert asks: the type's care preferred, stabilisation as a last resort.
+    fn alert(specialty: &str) -> Criteria {
+        Criteria {
+            stabilise_as_last_resort: true,
+            ..criteria(Some(specialty))
+        }
+    }
+
+    fn ids(r: &Ranking) -> Vec<&str> {
+        r.hospitals.iter().map(|h| h.hospital_id.as_str()).collect()
+    }
+
+    fn reasons(r: &Ranking) -> Vec<(&str, &str)> {
+        r.passed_over
+            .iter()
+            .map(|p| (p.hospital_id.as_str(), p.reason))
+            .collect()
+    }
+
     #[test]
     fn a_capable_hospital_further_away_beats_a_dispensary_next_door() {
-        let mut disp = hospital("disp", 2, EdStatus::Open, 0, &[]);
+        let mut disp = registered("disp", FacilityType::Dispensary, 2, &[]);
         disp.beds_total = 0; // unknown, as KMHFL reports most dispensaries
         let dispensary = at(disp, 0.5);
         let referral = at(
             hospital("knh", 6, EdStatus::Open, 30, &["emergency", "cardiac"]),
             4.0,
         );
-        let r = rank(&[dispensary, referral], &criteria(Some("cardiac")));
-        assert_eq!(r.hospitals[0].hospital_id, "knh");
-        assert_eq!(r.passed_over.len(), 1);
-        assert_eq!(r.passed_over[0].hospital_id, "disp");
-        assert_eq!(r.passed_over[0].reason, "ranked_lower");
+        let r = rank(
+            &[dispensary.clone(), referral.clone()],
+            &criteria(Some("cardiac")),
+        );
+        assert_eq!(ids(&r), ["knh"]);
+        assert_eq!(reasons(&r), [("disp", "no_emergency_care")]);
         assert!(
-            r.passed_over[0].detail.contains("specialty"),
+            r.passed_over[0].detail.contains("level-2 dispensary"),
             "{:?}",
             r.passed_over
         );
+        // Looking for any facility, the dispensary is listed, and so not passed over.
+        let any = Criteria {
+            care: Care::Any,
+            ..criteria(Some("cardiac"))
+        };
+        let r = rank(&[dispensary, referral], &any);
+        assert_eq!(ids(&r), ["knh", "disp"]);
+        assert!(r.passed_over.is_empty(), "{:?}", r.passed_over);
+    }
+
+    #[test]
+    fn a_hospital_in_the_list_is_never_also_passed_over() {
+        // Observation 6: the second hospital, nearer than the first, was listed both as #2 and
+        // as `ranked_lower`.
+        let near = at(hospital("near", 4, EdStatus::Open, 3, &[]), 1.0);
+        let best = at(
+            hospital("best", 6, EdStatus::Open, 30, &["emergency", "trauma"]),
+            2.0,
+        );
+        let cut = at(hospital("cut", 4, EdStatus::Open, 1, &[]), 1.5);
+        let c = Criteria {
+            limit: 2,
+            ..criteria(Some("trauma"))
+        };
+        let r = rank(&[near, best, cut], &c);
+        assert_eq!(ids(&r), ["best", "near"]);
+        assert_eq!(reasons(&r), [("cut", "beyond_limit")]);
+    }
+
+    #[test]
+    fn a_level_three_facility_next_door_does_not_take_a_trauma_alert_from_a_hospital() {
+        // Observation 3, Kangemi: a level-3 medical centre with a casualty service 250 m away
+        // beat the referral hospitals 7 km away.
+        let penda = at(
+            registered(
+                "penda",
+                FacilityType::MedicalCentre,
+                3,
+                &["emergency", "trauma"],
+            ),
+            0.25,
+        );
+        let eye = at(registered("eye", FacilityType::Hospital, 4, &[]), 1.13);
+        let knh = at(
+            registered(
+                "knh",
+                FacilityType::Hospital,
+                6,
+                &["emergency", "trauma", "icu"],
+            ),
+            7.8,
+        );
+        let r = rank(&[penda, eye, knh], &alert("trauma"));
+        assert_eq!(r.hospitals[0].hospital_id, "knh", "{:?}", r.hospitals);
+        assert!(r.hospitals.iter().all(|h| h.hospital_id != "penda"));
+        assert_eq!(reasons(&r), [("penda", "stabilisation_only")]);
+        assert!(r.has_capable());
+    }
+
+    #[test]
+    fn the_right_emergency_department_outranks_a_general_hospital_a_few_km_nearer() {
+        for (near_km, far_km) in [(0.3, 3.0), (0.5, 4.3), (1.5, 5.0)] {
+            let general = at(
+                registered("general", FacilityType::Hospital, 4, &[]),
+                near_km,
+            );
+            let casualty = at(
+                registered(
+                    "casualty",
+                    FacilityType::Hospital,
+                    4,
+                    &["emergency", "trauma"],
+                ),
+                far_km,
+            );
+            let r = rank(&[general, casualty], &alert("trauma"));
+            assert_eq!(
+                r.hospitals[0].hospital_id, "casualty",
+                "{near_km} km vs {far_km} km: {:?}",
+                r.hospitals
+            );
+        }
+    }
+
+    #[test]
+    fn a_few_hundred_metres_never_outweigh_what_a_hospital_can_do() {
+        let near = at(
+            registered("near", FacilityType::Hospital, 4, &["emergency", "trauma"]),
+            0.3,
+        );
+        let referral = at(
+            registered(
+                "referral",
+                FacilityType::Hospital,
+                5,
+                &["emergency", "trauma"],
+            ),
+            1.2,
+        );
+        let r = rank(&[near.clone(), referral], &alert("trauma"));
+        assert_eq!(ids(&r), ["referral", "near"]);
+        assert_eq!(r.hospitals[0].score_parts.travel, 1.0);
+        // Far away, travel still decides: 25 km more is most of an hour.
+        let far = at(
+            registered("far", FacilityType::Hospital, 5, &["emergency", "trauma"]),
+            30.0,
+        );
+        let near = at(
+            registered("near", FacilityType::Hospital, 4, &["emergency", "trauma"]),
+            5.0,
+        );
+        let r = rank(&[far, near], &alert("trauma"));
+        assert_eq!(ids(&r), ["near", "far"]);
+    }
+
+    #[test]
+    fn with_nothing_that_can_treat_in_reach_an_alert_goes_to_a_facility_that_can_stabilise() {
+        let centre = at(
+            registered("hc", FacilityType::HealthCentre, 3, &["emergency"]),
+            8.0,
+        );
+        let clinic = at(registered("clinic", FacilityType::Clinic, 2, &[]), 1.0);
+        let r = rank(&[centre.clone(), clinic.clone()], &alert("trauma"));
+        assert_eq!(ids(&r), ["hc"]);
+        assert_eq!(r.hospitals[0].last_resort, Some(STABILISATION_ONLY));
+        assert!(
+            r.hospitals[0]
+                .last_resort_detail
+                .as_deref()
+                .is_some_and(|d| d.contains("stabilise")),
+            "{:?}",
+            r.hospitals[0]
+        );
+        assert!(!r.has_capable());
+        assert_eq!(reasons(&r), [("clinic", "no_emergency_care")]);
+        // A diverting hospital that can treat still beats it.
+        let diverting = at(hospital("div", 5, EdStatus::Diverting, 10, &[]), 20.0);
+        let r = rank(&[centre.clone(), diverting], &alert("trauma"));
+        assert_eq!(ids(&r), ["div"]);
+        assert_eq!(r.hospitals[0].last_resort, Some("ed_diverting"));
+        // A search (not an alert) lists only what can treat.
+        let r = rank(&[centre, clinic], &criteria(None));
+        assert!(r.hospitals.is_empty());
+        assert_eq!(r.passed_over.len(), 2);
+    }
+
+    #[test]
+    fn a_general_search_never_puts_a_specialist_hospital_first_for_an_emergency_it_does_not_serve()
+    {
+        // Observation 4: the National Spinal Injury Hospital among the first in central Nairobi.
+        let spinal = at(
+            registered(
+                "spinal",
+                FacilityType::SpecialistHospital,
+                6,
+                &["orthopaedics", "surgery", "icu"],
+            ),
+            0.4,
+        );
+        let general = at(registered("avenue", FacilityType::Hospital, 4, &[]), 2.4);
+        let r = rank(&[spinal.clone(), general.clone()], &criteria(None));
+        assert_eq!(ids(&r), ["avenue"]);
+        assert_eq!(reasons(&r), [("spinal", "no_emergency_care")]);
+        // Asked for its specialty, it qualifies.
+        let ortho = Criteria {
+            specialty_required: true,
+            ..criteria(Some("orthopaedics"))
+        };
+        let r = rank(&[spinal, general], &ortho);
+        assert_eq!(ids(&r), ["spinal"]);
+        assert_eq!(r.hospitals[0].emergency_care, EmergencyCare::Capable);
+    }
+
+    #[test]
+    fn clinics_dispensaries_and_stand_alone_services_are_not_emergency_answers() {
+        // Observation 5, Lodwar: a dental clinic and level-2 clinics with 0 beds in the top 10.
+        let dental = at(registered("dental", FacilityType::StandAlone, 2, &[]), 0.1);
+        let clinic = at(registered("clinic", FacilityType::Clinic, 2, &[]), 0.14);
+        let centre = at(registered("mc", FacilityType::MedicalCentre, 3, &[]), 1.0);
+        let referral = at(
+            registered(
+                "lodwar",
+                FacilityType::Hospital,
+                4,
+                &["emergency", "trauma", "maternity"],
+            ),
+            0.58,
+        );
+        let c = Criteria {
+            limit: 10,
+            ..criteria(None)
+        };
+        let r = rank(&[dental, clinic, centre, referral], &c);
+        assert_eq!(ids(&r), ["lodwar"]);
+        assert_eq!(
+            reasons(&r),
+            [
+                ("dental", "no_emergency_care"),
+                ("clinic", "no_emergency_care")
+            ]
+        );
+    }
+
+    #[test]
+    fn unreported_capacity_is_neutral_never_full_and_fails_a_bed_minimum() {
+        // Observation 2: registered beds were copied into free beds.
+        let unreported = at(
+            registered("u", FacilityType::Hospital, 5, &["emergency"]),
+            2.0,
+        );
+        let r = rank(std::slice::from_ref(&unreported), &criteria(None));
+        let h = &r.hospitals[0];
+        assert_eq!(
+            (h.capacity, h.beds_available, h.beds_total),
+            (CapacityState::Unreported, None, 20)
+        );
+        assert_eq!(h.score_parts.capacity, 0.5);
+        assert_eq!(h.last_resort, None);
+        let json = serde_json::to_value(h).expect("json");
+        assert_eq!(json["capacity"], "unreported");
+        assert!(json["beds_available"].is_null());
+
+        let mut zero = registered("zero", FacilityType::Hospital, 5, &["emergency"]);
+        zero.beds_available = Some(0);
+        let r = rank(&[at(zero, 1.0), unreported.clone()], &criteria(None));
+        assert_eq!(ids(&r), ["u"]);
+        assert_eq!(reasons(&r), [("zero", "no_free_beds")]);
+
+        let mut roomy = hospital("roomy", 4, EdStatus::Open, 12, &["emergency"]);
+        roomy.facility_type = None; // registered by an admin: judged by level
+        let c = Criteria {
+            min_beds: 5,
+            ..criteria(None)
+        };
+        let r = rank(&[unreported, at(roomy, 3.0)], &c);
+        assert_eq!(ids(&r), ["roomy"]);
+        assert_eq!(reasons(&r), [("u", "capacity_unreported")]);
+        assert_eq!(r.hospitals[0].capacity, CapacityState::Reported);
     }
 
     #[test]
@@ -465,15 +859,9 @@ mod tests {
             ],
             &criteria(None),
         );
-        let ids: Vec<&str> = r.hospitals.iter().map(|h| h.hospital_id.as_str()).collect();
-        assert_eq!(ids, ["open"]);
-        let reasons: Vec<(&str, &str)> = r
-            .passed_over
-            .iter()
-            .map(|p| (p.hospital_id.as_str(), p.reason))
-            .collect();
+        assert_eq!(ids(&r), ["open"]);
         assert_eq!(
-            reasons,
+            reasons(&r),
             [
                 ("closed", "ed_closed"),
                 ("diverting", "ed_diverting"),
@@ -538,6 +926,30 @@ mod tests {
             + WEIGHTS.level
             + WEIGHTS.performance;
         assert!((total - 1.0).abs() < 1e-9);
+        // Without a specialty named, the care wanted is an emergency department.
+        let r = rank(
+            &[
+                at(hospital("ed", 4, EdStatus::Open, 5, &["emergency"]), 3.0),
+                at(hospital("no-ed", 4, EdStatus::Open, 5, &[]), 3.0),
+            ],
+            &criteria(None),
+        );
+        let parts: Vec<f64> = r
+            .hospitals
+            .iter()
+            .map(|h| h.score_parts.specialty)
+            .collect();
+        assert_eq!(parts, [1.0, 0.0]);
+        // Looking for any facility, nothing in particular is wanted.
+        let any = Criteria {
+            care: Care::Any,
+            ..criteria(None)
+        };
+        let r = rank(
+            &[at(hospital("no-ed", 4, EdStatus::Open, 5, &[]), 3.0)],
+            &any,
+        );
+        assert_eq!(r.hospitals[0].score_parts.specialty, 1.0);
     }
 
     #[test]
@@ -562,27 +974,28 @@ mod tests {
 
     fn any_hospital() -> impl Strategy<Value = (Hospital, f64)> {
         (
-            0u32..10_000,
             2u8..=6,
             prop_oneof![
                 Just(EdStatus::Open),
                 Just(EdStatus::Diverting),
                 Just(EdStatus::Closed)
             ],
-            0u32..40,
+            proptest::option::of(0u32..40),
             0u32..50,
             proptest::bool::ANY,
+            prop_oneof![
+                Just(FacilityType::Hospital),
+                Just(FacilityType::HealthCentre),
+                Just(FacilityType::Clinic),
+                Just(FacilityType::SpecialistHospital),
+            ],
             -0.5f64..0.5,
             -0.5f64..0.5,
         )
-            .prop_map(|(id, level, ed, beds, total, cardiac, dlat, dlng)| {
-                let mut h = hospital(
-                    &format!("h{id}"),
-                    level,
-                    ed,
-                    beds.min(total),
-                    if cardiac { &["cardiac"] } else { &[] },
-                );
+            .prop_map(|(level, ed, beds, total, cardiac, kind, dlat, dlng)| {
+                let mut h = hospital("h", level, ed, 0, if cardiac { &["cardiac"] } else { &[] });
+                h.beds_available = beds.map(|b| b.min(total));
+                h.facility_type = Some(kind);
                 h.beds_total = total;
                 h.latitude = -1.3 + dlat;
                 h.longitude = 36.8 + dlng;
@@ -596,11 +1009,25 @@ mod tests {
             hospitals in proptest::collection::vec(any_hospital(), 0..60),
             radius_km in 1.0f64..80.0,
             limit in 1usize..15,
+            any_care in proptest::bool::ANY,
+            as_alert in proptest::bool::ANY,
         ) {
             let centre = Coordinates { latitude: -1.3, longitude: 36.8 };
-            let plain: Vec<Hospital> = hospitals.into_iter().map(|(h, _)| h).collect();
+            let plain: Vec<Hospital> = hospitals
+                .into_iter()
+                .enumerate()
+                .map(|(i, (mut h, _))| {
+                    h.hospital_id = format!("h{i}");
+                    h
+                })
+                .collect();
             let candidates = crate::hospitals::search::full_scan(&plain, centre, radius_km);
-            let c = Criteria { limit, ..criteria(Some("cardiac")) };
+            let c = Criteria {
+                limit,
+                care: if any_care { Care::Any } else { Care::Emergency },
+                stabilise_as_last_resort: as_alert,
+                ..criteria(Some("cardiac"))
+            };
             let r = rank(&candidates, &c);
             prop_assert!(r.hospitals.len() <= limit);
             for pair in r.hospitals.windows(2) {
@@ -609,15 +1036,22 @@ mod tests {
             for h in &r.hospitals {
                 prop_assert!(h.distance_km <= radius_km + 1e-9);
                 prop_assert!(h.ed_status != EdStatus::Closed);
+                if !any_care {
+                    prop_assert!(h.emergency_care != EmergencyCare::None);
+                }
             }
-            // An open hospital with room in reach always outranks every diverting one.
-            let open_with_room = candidates.iter().any(|c| {
-                c.hospital.ed_status == EdStatus::Open
-                    && !(c.hospital.beds_total > 0 && c.hospital.beds_available == 0)
-            });
+            // An open hospital that can treat, with room, always outranks the rest.
+            let open_with_room = candidates.iter().any(|cand| c.qualifies(&cand.hospital));
             if open_with_room {
-                prop_assert!(r.hospitals.iter().all(|h| h.ed_status == EdStatus::Open));
+                prop_assert!(r.hospitals.iter().all(|h| h.last_resort.is_none()));
                 prop_assert!(!r.hospitals.is_empty());
+            }
+            // Nothing is both listed and passed over; `beyond_limit` only for those cut.
+            for p in &r.passed_over {
+                prop_assert!(r.hospitals.iter().all(|h| h.hospital_id != p.hospital_id), "{}", p.hospital_id);
+                if p.reason == "beyond_limit" {
+                    prop_assert!(r.hospitals.len() == limit);
+                }
             }
             // Nobody vanishes: each candidate is ranked, or passed over, or further than the top.
             if let Some(top) = r.hospitals.first() {
@@ -634,7 +1068,7 @@ mod tests {
 
         #[test]
         fn at_equal_distance_an_open_ed_ranks_above_a_closed_or_diverting_one(
-            level in 2u8..=6, beds in 1u32..30, other in prop_oneof![Just(EdStatus::Closed), Just(EdStatus::Diverting)],
+            level in 4u8..=6, beds in 1u32..30, other in prop_oneof![Just(EdStatus::Closed), Just(EdStatus::Diverting)],
         ) {
             let open = at(hospital("open", level, EdStatus::Open, beds, &[]), 3.0);
             let not_open = at(hospital("other", level, other, beds, &[]), 3.0);

@@ -13,6 +13,7 @@ use crate::emergencies::trigger::{MATCH_RADIUS_KM, PREFERRED_LEVEL, alert_criter
 use crate::emergencies::view::Viewer;
 use crate::error::DomainError;
 use crate::geo::Coordinates;
+use crate::hospitals::CapacityState;
 use crate::hospitals::manage::find;
 use crate::ports::{Ports, Route, RouteRequest};
 use crate::roles::Role;
@@ -44,7 +45,12 @@ pub struct ChosenHospital {
     pub hospital_id: String,
     pub name: String,
     pub has_specialty: bool,
-    pub beds_available: u32,
+    pub capacity: CapacityState,
+    pub beds_available: Option<u32>,
+    /// Set when nothing better was in reach (`ed_diverting`, `no_free_beds`,
+    /// `stabilisation_only`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_resort: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,8 +69,9 @@ pub struct Alternative {
     pub id: String,
     pub name: String,
     /// A stable code: `slower`, `lacks_specialty`, `lacks_capability`, and the matching
-    /// rules' `ed_closed`, `ed_diverting`, `no_free_beds`, `too_few_beds`, `below_level`,
-    /// `ranked_lower`, `beyond_limit`.
+    /// rules' `ed_closed`, `ed_diverting`, `no_free_beds`, `too_few_beds`,
+    /// `capacity_unreported`, `below_level`, `no_emergency_care`, `stabilisation_only`,
+    /// `beyond_limit`.
     pub reason: String,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -263,7 +270,9 @@ pub async fn optimize<P: Ports>(
                 hospital_id: best_h.hospital_id.clone(),
                 name: best_h.name.clone(),
                 has_specialty: best_has,
+                capacity: best_h.capacity,
                 beds_available: best_h.beds_available,
+                last_resort: best_h.last_resort,
             },
             total_minutes: round2(legs.iter().map(|l| l.minutes).sum()),
             legs,
