@@ -9,13 +9,13 @@
 
 use std::time::Instant;
 
-use haven_domain::emergencies::trigger::{self, Reporter, TriggerRequest};
-use haven_domain::geo::Coordinates;
-use haven_domain::hospitals::import;
-use haven_domain::hospitals::manage::{candidate_pool, find};
-use haven_domain::hospitals::ranking::{Care, Criteria, rank};
-use haven_domain::hospitals::search::full_scan;
-use haven_domain::ports::{Ports, Queue};
+use haven_alerts::emergencies::trigger::{self, Reporter, TriggerRequest};
+use haven_alerts::hospitals::import;
+use haven_alerts::hospitals::manage::{candidate_pool, find};
+use haven_alerts::hospitals::ranking::{Care, Criteria, rank};
+use haven_alerts::hospitals::search::full_scan;
+use haven_kernel::geo::Coordinates;
+use haven_kernel::ports::{Ports, Queue};
 use haven_platform::EmbeddedPorts;
 use haven_tests::facilities;
 
@@ -73,7 +73,7 @@ fn main() {
                 let t = Instant::now();
                 let scanned = rank(&full_scan(&hospitals, center, radius), &criteria);
                 scan_times.push(t.elapsed());
-                let ids = |r: &haven_domain::hospitals::ranking::Ranking| {
+                let ids = |r: &haven_alerts::hospitals::ranking::Ranking| {
                     r.hospitals
                         .iter()
                         .map(|h| h.hospital_id.clone())

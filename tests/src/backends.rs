@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use haven_aws::{AwsBackend, AwsSettings, provision};
-use haven_domain::ports::{KeyRing, Publisher, Queue, Table};
-use haven_domain::{Clock, SystemClock};
 use haven_embedded::EmbeddedBackend;
+use haven_kernel::ports::{KeyRing, Publisher, Queue, Table};
+use haven_kernel::{Clock, SystemClock};
 
 pub trait ContractBackend: Send + Sync {
     type Table: Table;

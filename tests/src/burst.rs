@@ -38,7 +38,7 @@ pub const NAIROBI: [&str; 8] = [
 /// Sends `n` alerts from points about a kilometre apart around Nairobi (so none joins
 /// another), `concurrency` at a time, and waits up to `limit` for every delivery.
 pub async fn run(n: usize, concurrency: usize, limit: Duration) -> BurstReport {
-    let comms = haven_domain::comms::CommsSettings {
+    let comms = haven_alerts::comms::CommsSettings {
         // No escalations during the burst: only first deliveries are counted.
         ack_deadline: Duration::from_secs(900),
         retry_base: Duration::from_millis(200),

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use haven_domain::item::EXPIRES_AT;
-use haven_domain::ports::table::CancelReason;
-use haven_domain::ports::{
+use haven_kernel::item::EXPIRES_AT;
+use haven_kernel::ports::table::CancelReason;
+use haven_kernel::ports::{
     Condition, EncryptionContext, Index, KeyRing, KeyRingError, OutgoingMessage, PublishError,
     Publisher, Query, Queue, QueueError, ReceiveOptions, ReceivedMessage, SortKey, Table,
     TableError, TransactOp, Update,
 };
-use haven_domain::{Item, Key, Value};
+use haven_kernel::{Item, Key, Value};
 
 use crate::backends::{ContractBackend, unique};
 
@@ -324,7 +324,7 @@ pub async fn pagination_with_cursors_in_both_directions<B: ContractBackend>(b: &
         }
         assert_eq!(seen, want, "forward={forward}: every item once, in order");
     }
-    let bogus = haven_domain::ports::Cursor::parse("bm90LWEtY3Vyc29y");
+    let bogus = haven_kernel::ports::Cursor::parse("bm90LWEtY3Vyc29y");
     assert!(bogus.is_err(), "a cursor we did not issue is refused");
 }
 

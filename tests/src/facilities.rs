@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use haven_domain::hospitals::import::parse_kmhfl_csv;
-use haven_domain::hospitals::profile::{EdStatus, FacilityType, Hospital, Performance};
+use haven_alerts::hospitals::import::parse_kmhfl_csv;
+use haven_alerts::hospitals::profile::{EdStatus, FacilityType, Hospital, Performance};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use haven_domain::ports::Ports;
-use haven_domain::{RandomIds, SystemClock};
 use haven_embedded::LocalSockets;
+use haven_kernel::ports::Ports;
+use haven_kernel::{RandomIds, SystemClock};
 use haven_local::Gateway;
 use haven_platform::{AwsPorts, EmbeddedPorts};
 
@@ -42,12 +42,12 @@ pub struct Options {
     /// tests can read the queues themselves.
     pub pipeline: bool,
     /// Deadlines, retries and links for the pipeline; the defaults when `None`.
-    pub comms: Option<haven_domain::comms::CommsSettings>,
+    pub comms: Option<haven_alerts::comms::CommsSettings>,
 }
 
 impl Options {
     /// The pipeline on, with the given settings.
-    pub fn pipeline(comms: haven_domain::comms::CommsSettings) -> Self {
+    pub fn pipeline(comms: haven_alerts::comms::CommsSettings) -> Self {
         Options {
             pipeline: true,
             comms: Some(comms),
@@ -94,14 +94,14 @@ async fn start<P: Ports>(ports: Arc<P>, parts: Parts) -> RunningGateway {
     haven_local::seed::load_demo(ports.table(), ports.clock().now())
         .await
         .expect("demo data");
-    haven_domain::identity::accounts::bootstrap_admin(ports.as_ref(), ADMIN_EMAIL, ADMIN_PASSWORD)
+    haven_identity_core::accounts::bootstrap_admin(ports.as_ref(), ADMIN_EMAIL, ADMIN_PASSWORD)
         .await
         .expect("admin");
     let for_rotation = ports.clone();
     let rotate_signing_key: Rotate = Box::new(move || {
         let ports = for_rotation.clone();
         Box::pin(async move {
-            haven_domain::identity::keys::rotate(ports.as_ref())
+            haven_identity_core::keys::rotate(ports.as_ref())
                 .await
                 .expect("rotate")
         })
@@ -110,7 +110,7 @@ async fn start<P: Ports>(ports: Arc<P>, parts: Parts) -> RunningGateway {
     let drain_queue: Drain = Box::new(move |queue| {
         let ports = for_drain.clone();
         Box::pin(async move {
-            use haven_domain::ports::{Queue, ReceiveOptions};
+            use haven_kernel::ports::{Queue, ReceiveOptions};
             let mut bodies = Vec::new();
             loop {
                 let batch = ports
@@ -171,7 +171,7 @@ pub async fn embedded() -> RunningGateway {
 }
 
 /// The settings a test asked for, with the listener's address in the links.
-fn comms_for(options: &Options, addr: std::net::SocketAddr) -> haven_domain::comms::CommsSettings {
+fn comms_for(options: &Options, addr: std::net::SocketAddr) -> haven_alerts::comms::CommsSettings {
     let mut comms = options.comms.clone().unwrap_or_default();
     comms.public_base_url = format!("http://{addr}");
     // Test receivers listen on loopback.

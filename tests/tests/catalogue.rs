@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use haven_domain::catalogue::{QUEUES, TOPICS};
 use haven_edge::catalogue::{
     CATALOGUE, FALLBACK_FUNCTION, QUEUE_WORKERS, SOCKET_ROUTES, all_functions,
 };
+use haven_kernel::catalogue::{QUEUES, TOPICS};
 use serde_yaml_ng::Value;
 
 fn root() -> PathBuf {
@@ -258,7 +258,7 @@ fn the_openapi_symptom_enum_is_the_list_the_rules_know() {
         .iter()
         .map(|v| v.as_str().expect("code"))
         .collect();
-    let known: Vec<&str> = haven_domain::emergencies::priority::symptom_codes().collect();
+    let known: Vec<&str> = haven_alerts::emergencies::priority::symptom_codes().collect();
     assert_eq!(documented, known, "docs/openapi.yaml Symptom vs the domain");
 }
 
@@ -414,7 +414,7 @@ fn the_template_declares_the_catalogue_queues_and_subscriptions() {
     let catalogue: BTreeSet<&str> = QUEUES.iter().map(|q| q.name).collect();
     assert_eq!(
         declared, catalogue,
-        "template queues vs haven_domain::catalogue::QUEUES"
+        "template queues vs haven_kernel::catalogue::QUEUES"
     );
     for q in QUEUES {
         let (_, r) = &names[q.name];
@@ -523,7 +523,7 @@ fn resource_of(t: &Template, function: &str, v: &Value) -> Resource {
             let name = str_of(&queue["Properties"]["QueueName"])
                 .expect("QueueName")
                 .trim_start_matches("haven-${Stage}-");
-            let spec = haven_domain::catalogue::queue(name)
+            let spec = haven_kernel::catalogue::queue(name)
                 .unwrap_or_else(|| panic!("{function}: queue {name} is not in the catalogue"));
             Resource::Queue(spec.name)
         }
@@ -717,7 +717,7 @@ fn every_dead_letter_queue_and_the_alert_path_have_alarms_with_runbooks() {
     assert!(custom.contains(&"AlertsUnacknowledged"));
     for m in custom {
         assert!(
-            haven_domain::metrics::Metric::ALL
+            haven_kernel::metrics::Metric::ALL
                 .iter()
                 .any(|x| x.name() == m),
             "alarm on {m}, which no function emits"

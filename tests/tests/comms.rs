@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use haven_domain::comms::CommsSettings;
+use haven_alerts::comms::CommsSettings;
 use haven_tests::gateway::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
 use haven_tests::http::{call, login, new_patient, new_staff, trigger};
 use haven_tests::receiver::{Delivery, Receiver, Reply};
@@ -130,8 +130,8 @@ async fn an_alert_reaches_its_hospital_signed_once_and_is_acknowledged(
     assert_eq!(verified["alert_id"], alert_id.as_str());
     // ...and refuses it under another hospital's secret.
     let other = NAIROBI.iter().find(|h| **h != hospital).expect("another");
-    let refused = haven_domain::comms::signing::verify(
-        &haven_domain::comms::signing::Secret::parse(&secrets[*other]).expect("secret"),
+    let refused = haven_alerts::comms::signing::verify(
+        &haven_alerts::comms::signing::Secret::parse(&secrets[*other]).expect("secret"),
         first.id(),
         first
             .header("webhook-timestamp")
@@ -779,11 +779,11 @@ async fn an_alert_stored_just_before_a_crash_is_published_by_the_relay_once() {
     let (_, patient_id) = new_patient(&gw, "Dalmas Ouma").await;
     // Another process stores the alert and dies before publishing: its topic is down.
     let crashed = haven_platform::faults::PublisherDown(second_process(&gw, comms));
-    let reporter = haven_domain::emergencies::trigger::Reporter {
+    let reporter = haven_alerts::emergencies::trigger::Reporter {
         user_id: patient_id,
         bypass: None,
     };
-    let request = haven_domain::emergencies::trigger::TriggerRequest {
+    let request = haven_alerts::emergencies::trigger::TriggerRequest {
         latitude: CBD.0,
         longitude: CBD.1,
         accuracy_m: Some(10.0),
@@ -792,7 +792,7 @@ async fn an_alert_stored_just_before_a_crash_is_published_by_the_relay_once() {
         symptoms: vec![],
         vitals: None,
     };
-    let stored = haven_domain::emergencies::trigger::trigger(&crashed, &reporter, request, None)
+    let stored = haven_alerts::emergencies::trigger::trigger(&crashed, &reporter, request, None)
         .await
         .expect("stored although it could not be published");
     let alert_id = stored.alert.alert_id.clone();
@@ -810,7 +810,7 @@ async fn an_alert_stored_just_before_a_crash_is_published_by_the_relay_once() {
     );
     let ports = second_process(&gw, settings(Duration::from_secs(60)));
     assert!(
-        haven_domain::emergencies::handoff::pending(&ports, 10)
+        haven_alerts::emergencies::handoff::pending(&ports, 10)
             .await
             .expect("outbox")
             .is_empty()
@@ -823,7 +823,7 @@ async fn receive_batch(
     queue: &str,
     visibility: Duration,
 ) -> aws_lambda_events::sqs::SqsEvent {
-    use haven_domain::ports::{Queue, ReceiveOptions};
+    use haven_kernel::ports::{Queue, ReceiveOptions};
     let messages = ports
         .backend
         .queue
@@ -912,7 +912,7 @@ async fn a_worker_killed_mid_batch_delivers_once_under_one_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_message_is_parked_and_the_rest_of_the_batch_is_delivered() {
-    use haven_domain::ports::{OutgoingMessage, Queue, ReceiveOptions};
+    use haven_kernel::ports::{OutgoingMessage, Queue, ReceiveOptions};
     let gw = gateway::embedded().await;
     let receiver = Receiver::start().await;
     webhooks_to(&gw, &receiver).await;
@@ -969,8 +969,8 @@ async fn a_burst_of_alerts_is_delivered_exactly_once() {
 }
 
 fn verifies(secret: &str, d: &Delivery) -> bool {
-    haven_domain::comms::signing::verify(
-        &haven_domain::comms::signing::Secret::parse(secret).expect("secret"),
+    haven_alerts::comms::signing::verify(
+        &haven_alerts::comms::signing::Secret::parse(secret).expect("secret"),
         d.id(),
         d.header("webhook-timestamp").parse().expect("timestamp"),
         &d.body,

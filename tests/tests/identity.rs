@@ -663,15 +663,15 @@ async fn every_route_answers_each_role_as_declared(gw: RunningGateway) {
         .expect("admin")
         .to_owned();
     let mut tokens: Vec<(String, String)> = Vec::new();
-    for role in haven_domain::Role::ALL {
+    for role in haven_kernel::Role::ALL {
         let email = unique_email(role.as_str());
-        let token = if role == haven_domain::Role::Patient {
+        let token = if role == haven_kernel::Role::Patient {
             register(&gw, &email, None).await;
             login(&gw, &email, PASSWORD).await["access_token"]
                 .as_str()
                 .expect("token")
                 .to_owned()
-        } else if role == haven_domain::Role::SystemAdmin {
+        } else if role == haven_kernel::Role::SystemAdmin {
             admin.clone()
         } else {
             let mut body = json!({"email": email, "password": PASSWORD, "full_name": "Staff Member", "role": role.as_str()});

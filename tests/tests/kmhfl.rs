@@ -8,12 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use haven_domain::emergencies::trigger::{self, Reporter, TriggerRequest};
-use haven_domain::hospitals::import::{self, name_words};
-use haven_domain::hospitals::manage::{self, NearbyRequest};
-use haven_domain::hospitals::ranking::Ranking;
-use haven_domain::hospitals::{CapacityState, FacilityType, Hospital};
-use haven_domain::ports::Ports;
+use haven_alerts::emergencies::trigger::{self, Reporter, TriggerRequest};
+use haven_alerts::hospitals::import::{self, name_words};
+use haven_alerts::hospitals::manage::{self, NearbyRequest};
+use haven_alerts::hospitals::ranking::Ranking;
+use haven_alerts::hospitals::{CapacityState, FacilityType, Hospital};
+use haven_kernel::ports::Ports;
 use haven_platform::EmbeddedPorts;
 use haven_tests::facilities::kmhfl_csv;
 

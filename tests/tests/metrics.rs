@@ -6,9 +6,9 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use haven_domain::comms::CommsSettings;
-use haven_domain::metrics::TARGET;
+use haven_alerts::comms::CommsSettings;
 use haven_edge::logging::{JsonLines, MemoryLog, NAMESPACE};
+use haven_kernel::metrics::TARGET;
 use haven_tests::gateway::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Options, RunningGateway};
 use haven_tests::http::{call, login, new_patient, new_staff, trigger};
 use haven_tests::receiver::Receiver;

@@ -5,12 +5,12 @@
 
 use std::collections::HashSet;
 
-use haven_domain::geo::Coordinates;
-use haven_domain::hospitals::import;
-use haven_domain::hospitals::manage::{self, NearbyRequest, candidate_pool};
-use haven_domain::hospitals::ranking::{Care, Criteria};
-use haven_domain::hospitals::search::{candidates, full_scan};
-use haven_domain::ports::Ports;
+use haven_alerts::hospitals::import;
+use haven_alerts::hospitals::manage::{self, NearbyRequest, candidate_pool};
+use haven_alerts::hospitals::ranking::{Care, Criteria};
+use haven_alerts::hospitals::search::{candidates, full_scan};
+use haven_kernel::geo::Coordinates;
+use haven_kernel::ports::Ports;
 use haven_platform::EmbeddedPorts;
 use haven_tests::facilities;
 
@@ -42,7 +42,7 @@ async fn the_geohash_search_finds_what_a_full_scan_finds() {
         stabilise_as_last_resort: false,
         limit: 5,
     };
-    let qualifies = |h: &haven_domain::hospitals::Hospital| h.level >= 4 && criteria.qualifies(h);
+    let qualifies = |h: &haven_alerts::hospitals::Hospital| h.level >= 4 && criteria.qualifies(h);
     for (i, (lat, lng)) in facilities::query_points(&hospitals, 120, 11)
         .into_iter()
         .enumerate()

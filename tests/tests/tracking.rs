@@ -698,10 +698,10 @@ mod lambda_on_moto {
 
     use std::sync::Arc;
 
-    use haven_domain::identity::accounts::{self, Admin, NewAccount};
-    use haven_domain::identity::sessions::{self, Credentials, LoginOutcome};
-    use haven_domain::ports::Ports;
-    use haven_domain::{RandomIds, Role, SystemClock};
+    use haven_identity_core::accounts::{self, Admin, NewAccount};
+    use haven_identity_core::sessions::{self, Credentials, LoginOutcome};
+    use haven_kernel::ports::Ports;
+    use haven_kernel::{RandomIds, Role, SystemClock};
     use haven_platform::AwsPorts;
     use serde_json::{Value, json};
 

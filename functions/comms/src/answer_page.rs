@@ -3,10 +3,10 @@
 //! Android phone with JavaScript off and a slow connection: no script, no external assets,
 //! inline styles, a few kilobytes. English first, with Swahili beside each label.
 
-use haven_domain::Timestamp;
-use haven_domain::comms::links::{LinkState, LinkView};
-use haven_domain::comms::{Decision, clinical::ClinicalPicture};
+use haven_alerts::comms::links::{LinkState, LinkView};
+use haven_alerts::comms::{Decision, clinical::ClinicalPicture};
 use haven_edge::escape_html as esc;
+use haven_kernel::Timestamp;
 
 /// Reasons a hospital commonly declines; the dispatcher reads them, so they are plain words.
 pub const DECLINE_REASONS: &[(&str, &str)] = &[
@@ -308,9 +308,9 @@ fn page(title: &str, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use haven_domain::comms::clinical::ReportedSymptom;
-    use haven_domain::comms::packet::PacketLocation;
-    use haven_domain::emergencies::alert::{EmergencyType, Priority, Status};
+    use haven_alerts::comms::clinical::ReportedSymptom;
+    use haven_alerts::comms::packet::PacketLocation;
+    use haven_alerts::emergencies::alert::{EmergencyType, Priority, Status};
 
     fn view(state: LinkState) -> LinkView {
         LinkView {

@@ -1,24 +1,24 @@
 //! comms: telling hospitals about alerts. HTTP handlers for webhook endpoints, answers
 //! (signed in, or through an acknowledgement link), a dispatcher's "send again" and "move
 //! on", and the delivery status; the queue workers (webhook, SMS, hospital API, deadlines);
-//! and the outbox relay. Handlers are thin: the rules are in `haven_domain::comms`.
+//! and the outbox relay. Handlers are thin: the rules are in `haven_alerts::comms`.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use haven_domain::DomainError;
-use haven_domain::catalogue::{DEADLINES_QUEUE, HOSPITAL_API_QUEUE, SMS_QUEUE, WEBHOOK_QUEUE};
-use haven_domain::comms::endpoint::{self, Format};
-use haven_domain::comms::escalation::{self, Responder};
-use haven_domain::comms::workers::{self, Verdict};
-use haven_domain::comms::{Decision, links, status as comms_status};
-use haven_domain::emergencies::handoff;
-use haven_domain::emergencies::view::Viewer;
-use haven_domain::hospitals::manage::Actor;
-use haven_domain::ports::{Ports, Queue};
+use haven_alerts::comms::endpoint::{self, Format};
+use haven_alerts::comms::escalation::{self, Responder};
+use haven_alerts::comms::workers::{self, Verdict};
+use haven_alerts::comms::{Decision, links, status as comms_status};
+use haven_alerts::emergencies::handoff;
+use haven_alerts::emergencies::view::Viewer;
+use haven_alerts::hospitals::manage::Actor;
 use haven_edge::json::{DEFAULT_BODY_LIMIT, is_form};
 use haven_edge::{
     ApiError, Caller, HandlerResult, html_response, json_response, parse_json, parse_json_or_form,
     path_param, wants_html,
 };
+use haven_kernel::DomainError;
+use haven_kernel::catalogue::{DEADLINES_QUEUE, HOSPITAL_API_QUEUE, SMS_QUEUE, WEBHOOK_QUEUE};
+use haven_kernel::ports::{Ports, Queue};
 
 pub mod answer_page;
 use http::StatusCode;

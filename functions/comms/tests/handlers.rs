@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use haven_domain::comms::escalation::{self, DeadlineOutcome, Responder};
-use haven_domain::comms::{DeadlineMessage, Decision};
-use haven_domain::emergencies::trigger::{self, Reporter, TriggerRequest};
-use haven_domain::hospitals::{import, manage};
-use haven_domain::identity::tokens::{Claims, TokenKind};
-use haven_domain::ports::{Ports, Queue, ReceiveOptions};
-use haven_domain::{ManualClock, RandomIds, Role, Timestamp};
+use haven_alerts::comms::escalation::{self, DeadlineOutcome, Responder};
+use haven_alerts::comms::{DeadlineMessage, Decision};
+use haven_alerts::emergencies::trigger::{self, Reporter, TriggerRequest};
+use haven_alerts::hospitals::{import, manage};
 use haven_edge::Caller;
+use haven_identity_core::tokens::{Claims, TokenKind};
+use haven_kernel::ports::{Ports, Queue, ReceiveOptions};
+use haven_kernel::{ManualClock, RandomIds, Role, Timestamp};
 use haven_platform::EmbeddedPorts;
 
 fn ports() -> (EmbeddedPorts, ManualClock, tempfile::TempDir) {
@@ -98,7 +98,7 @@ async fn handlers_answer_the_sample_events() {
     assert!(
         hospital
             .channels
-            .contains(&haven_domain::hospitals::Channel::Webhook)
+            .contains(&haven_alerts::hospitals::Channel::Webhook)
     );
     let rotated = body(
         haven_comms::webhook_rotate(&ports, admin(), http("comms-webhook-rotate"))
@@ -213,7 +213,7 @@ async fn silence_then_a_decline_leaves_the_alert_to_a_dispatcher_and_counts_both
     assert_eq!(
         outcome,
         DeadlineOutcome::Escalated {
-            status: haven_domain::emergencies::Status::Escalated
+            status: haven_alerts::emergencies::Status::Escalated
         }
     );
     // The same timer again (SQS delivers at least once) changes nothing.
@@ -241,7 +241,7 @@ async fn silence_then_a_decline_leaves_the_alert_to_a_dispatcher_and_counts_both
     .expect("declined");
     assert_eq!(
         declined.status,
-        haven_domain::emergencies::Status::Escalated
+        haven_alerts::emergencies::Status::Escalated
     );
     // KNH answers late and takes it after all.
     let knh = Responder::Staff {
@@ -254,7 +254,7 @@ async fn silence_then_a_decline_leaves_the_alert_to_a_dispatcher_and_counts_both
         .expect("accepted");
     assert_eq!(
         accepted.status,
-        haven_domain::emergencies::Status::Acknowledged
+        haven_alerts::emergencies::Status::Acknowledged
     );
     let knh = manage::load(&ports, "demo-knh").await.expect("knh");
     // One offer: counted when it expired, not again when it was accepted late.

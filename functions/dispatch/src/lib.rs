@@ -1,16 +1,16 @@
 //! dispatch: the ambulance fleet over HTTP. Handlers are thin: parse, take the caller from
-//! the edge (roles are checked from the catalogue), call `haven_domain::dispatch` (and
+//! the edge (roles are checked from the catalogue), call `haven_alerts::dispatch` (and
 //! `tracking::positions` for position reports), shape JSON.
 
-use haven_domain::dispatch::UnitStatus;
-use haven_domain::dispatch::fleet::{self, NewAmbulance};
-use haven_domain::emergencies::view::Viewer;
-use haven_domain::ports::Ports;
-use haven_domain::tracking::positions::{self, PositionReport};
+use haven_alerts::dispatch::UnitStatus;
+use haven_alerts::dispatch::fleet::{self, NewAmbulance};
+use haven_alerts::emergencies::view::Viewer;
+use haven_alerts::tracking::positions::{self, PositionReport};
 use haven_edge::{
     ApiError, Caller, HandlerResult, json_response, page_cursor, page_limit, parse_json,
     path_param, query_param,
 };
+use haven_kernel::ports::Ports;
 use http::{HeaderValue, StatusCode};
 use lambda_http::Request;
 use serde::Deserialize;

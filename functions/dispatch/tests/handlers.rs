@@ -1,9 +1,9 @@
 //! The dispatch handlers on the sample events of `events/`, on the embedded backend.
 
-use haven_domain::Role;
-use haven_domain::hospitals::import;
-use haven_domain::identity::tokens::{Claims, TokenKind};
+use haven_alerts::hospitals::import;
 use haven_edge::Caller;
+use haven_identity_core::tokens::{Claims, TokenKind};
+use haven_kernel::Role;
 use haven_platform::EmbeddedPorts;
 
 fn ports() -> (EmbeddedPorts, tempfile::TempDir) {

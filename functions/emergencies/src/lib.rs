@@ -1,14 +1,14 @@
 //! emergencies: the alert lifecycle. Handlers are thin: parse, take the caller from the
-//! edge (roles are checked from the catalogue), call `haven_domain::emergencies`, shape JSON.
+//! edge (roles are checked from the catalogue), call `haven_alerts::emergencies`, shape JSON.
 
-use haven_domain::emergencies::alert::Location;
-use haven_domain::emergencies::lifecycle;
-use haven_domain::emergencies::trigger::{self, Outcome, Reporter, TriggerRequest};
-use haven_domain::emergencies::view::Viewer;
-use haven_domain::ports::Ports;
+use haven_alerts::emergencies::alert::Location;
+use haven_alerts::emergencies::lifecycle;
+use haven_alerts::emergencies::trigger::{self, Outcome, Reporter, TriggerRequest};
+use haven_alerts::emergencies::view::Viewer;
 use haven_edge::{
     ApiError, Caller, HandlerResult, json_response, page_cursor, page_limit, parse_json, path_param,
 };
+use haven_kernel::ports::Ports;
 use http::{HeaderValue, StatusCode};
 use lambda_http::Request;
 use serde::Deserialize;

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use haven_domain::emergencies::lifecycle;
-use haven_domain::emergencies::trigger::{self, Outcome, Reporter, TriggerRequest};
-use haven_domain::emergencies::view::Viewer;
-use haven_domain::hospitals::import;
-use haven_domain::identity::accounts::{self, NewAccount};
-use haven_domain::identity::tokens::{Claims, TokenKind};
-use haven_domain::ports::{Ports, Queue};
-use haven_domain::{DomainError, ManualClock, RandomIds, Role, Timestamp};
+use haven_alerts::emergencies::lifecycle;
+use haven_alerts::emergencies::trigger::{self, Outcome, Reporter, TriggerRequest};
+use haven_alerts::emergencies::view::Viewer;
+use haven_alerts::hospitals::import;
 use haven_edge::Caller;
+use haven_identity_core::accounts::{self, NewAccount};
+use haven_identity_core::tokens::{Claims, TokenKind};
+use haven_kernel::ports::{Ports, Queue};
+use haven_kernel::{DomainError, ManualClock, RandomIds, Role, Timestamp};
 use haven_platform::EmbeddedPorts;
 
 fn ports() -> (EmbeddedPorts, ManualClock, tempfile::TempDir) {
@@ -265,7 +265,7 @@ async fn handlers_answer_the_sample_events() {
 
 #[tokio::test]
 async fn a_stored_alert_keeps_its_event_when_publishing_fails() {
-    use haven_domain::emergencies::handoff;
+    use haven_alerts::emergencies::handoff;
     let (ports, _clock, _dir) = ports();
     with_hospitals(&ports).await;
     let down = haven_platform::faults::PublisherDown(ports);

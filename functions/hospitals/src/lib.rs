@@ -1,16 +1,16 @@
 //! hospitals: discovery, profiles and capacity, and a dispatcher's routing of an alert.
 //! Handlers are thin: parse, take the caller from the edge, call
-//! `haven_domain::hospitals` (or the alert lifecycle for routing), shape JSON.
+//! `haven_alerts::hospitals` (or the alert lifecycle for routing), shape JSON.
 
-use haven_domain::emergencies::lifecycle;
-use haven_domain::hospitals::manage::{
+use haven_alerts::emergencies::lifecycle;
+use haven_alerts::hospitals::manage::{
     self, Actor, CapacityReport, NearbyRequest, NewHospital, ProfileChanges,
 };
-use haven_domain::ports::Ports;
 use haven_edge::json::DEFAULT_BODY_LIMIT;
 use haven_edge::{
     ApiError, Caller, HandlerResult, json_response, parse_json, path_param, query_param,
 };
+use haven_kernel::ports::Ports;
 use http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
@@ -86,7 +86,7 @@ struct RouteAlert {
 pub async fn route_alert<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
     let id = path_param(&req, "id")?;
     let body: RouteAlert = parse_json(&req, DEFAULT_BODY_LIMIT)?;
-    let viewer = haven_domain::emergencies::view::Viewer::of(caller.claims()?);
+    let viewer = haven_alerts::emergencies::view::Viewer::of(caller.claims()?);
     let view =
         lifecycle::route_to_hospital(ports, &viewer, id, &body.alert_id, body.reason.as_deref())
             .await?;

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use haven_domain::identity::accounts::{self, NewAccount};
-use haven_domain::identity::sessions::{self, Credentials, LoginOutcome};
-use haven_domain::identity::{keys, password, tokens};
+use haven_identity_core::accounts::{self, NewAccount};
+use haven_identity_core::sessions::{self, Credentials, LoginOutcome};
+use haven_identity_core::{keys, password, tokens};
 use haven_platform::EmbeddedPorts;
 
 fn report(name: &str, mut samples: Vec<Duration>) {

@@ -1,18 +1,18 @@
 //! identity: accounts, sign-in, tokens, MFA, the emergency bypass, and account admin.
 //! Handlers are thin: parse, authorise (done by the edge from the catalogue), call the
-//! domain (`haven_domain::identity`), shape JSON.
+//! domain (`haven_identity_core`), shape JSON.
 
-use haven_domain::identity::accounts::{self, AccountChanges, Admin, NewAccount};
-use haven_domain::identity::sessions::{
-    self, BypassOutcome, BypassRequest, Credentials, MfaAnswer, MfaMethod,
-};
-use haven_domain::identity::{keys, tokens};
-use haven_domain::ports::Ports;
 use haven_edge::json::DEFAULT_BODY_LIMIT;
 use haven_edge::{
     ApiError, Caller, HandlerResult, json_response, no_content, page_cursor, page_limit,
     parse_json, path_param,
 };
+use haven_identity_core::accounts::{self, AccountChanges, Admin, NewAccount};
+use haven_identity_core::sessions::{
+    self, BypassOutcome, BypassRequest, Credentials, MfaAnswer, MfaMethod,
+};
+use haven_identity_core::{keys, tokens};
+use haven_kernel::ports::Ports;
 use http::{HeaderValue, StatusCode};
 use lambda_http::Request;
 use serde::Deserialize;

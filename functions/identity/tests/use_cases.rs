@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use haven_domain::identity::accounts::{self, NewAccount};
-use haven_domain::identity::sessions::{
+use haven_identity_core::accounts::{self, NewAccount};
+use haven_identity_core::sessions::{
     self, BypassOutcome, BypassRequest, Credentials, LoginOutcome, MfaAnswer, MfaMethod,
 };
-use haven_domain::identity::{keys, tokens};
-use haven_domain::{Clock, DomainError, ManualClock, RandomIds, Timestamp, TokenRejection};
+use haven_identity_core::{keys, tokens};
+use haven_kernel::{Clock, DomainError, ManualClock, RandomIds, Timestamp, TokenRejection};
 use haven_platform::EmbeddedPorts;
 
 const PASSWORD: &str = "amber falcon river quartz 42";
@@ -288,13 +288,13 @@ async fn phone_bypass_needs_the_texted_code_and_is_audited() {
 async fn hospital_admins_manage_only_their_own_staff() {
     let (ports, _clock, _dir) = ports();
     // Staff belong to hospitals that exist.
-    let hospitals = haven_domain::hospitals::import::parse_json(
+    let hospitals = haven_alerts::hospitals::import::parse_json(
         r#"[{"hospital_id":"hosp-a","name":"A","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open"},
             {"hospital_id":"hosp-b","name":"B","latitude":-1.3,"longitude":36.8,"level":4,"ed_status":"open"}]"#
             .as_bytes(),
     )
     .expect("hospitals");
-    haven_domain::hospitals::import::import(&ports, hospitals.hospitals, false)
+    haven_alerts::hospitals::import::import(&ports, hospitals.hospitals, false)
         .await
         .expect("import");
     let root = accounts::bootstrap_admin(&ports, "root@example.org", PASSWORD)
@@ -303,7 +303,7 @@ async fn hospital_admins_manage_only_their_own_staff() {
         .expect("created");
     let system = accounts::Admin {
         user_id: root,
-        role: haven_domain::Role::SystemAdmin,
+        role: haven_kernel::Role::SystemAdmin,
         hospital_id: None,
     };
     let staff = |email: &str, role: &str, hospital: Option<&str>| NewAccount {
@@ -330,7 +330,7 @@ async fn hospital_admins_manage_only_their_own_staff() {
     .expect("nurse b");
     let a = accounts::Admin {
         user_id: a_admin.user_id,
-        role: haven_domain::Role::HospitalAdmin,
+        role: haven_kernel::Role::HospitalAdmin,
         hospital_id: Some("hosp-a".into()),
     };
     let a_nurse = accounts::create_user(&ports, &a, staff("na@example.org", "nurse", None))
@@ -381,7 +381,7 @@ async fn hospital_admins_manage_only_their_own_staff() {
 
 #[tokio::test]
 async fn deleting_an_account_erases_its_lookups_and_ends_its_sessions() {
-    use haven_domain::ports::{Ports, Table};
+    use haven_kernel::ports::{Ports, Table};
     let (ports, _clock, _dir) = ports();
     let root = accounts::bootstrap_admin(&ports, "root@example.org", PASSWORD)
         .await
@@ -389,7 +389,7 @@ async fn deleting_an_account_erases_its_lookups_and_ends_its_sessions() {
         .expect("created");
     let system = accounts::Admin {
         user_id: root,
-        role: haven_domain::Role::SystemAdmin,
+        role: haven_kernel::Role::SystemAdmin,
         hospital_id: None,
     };
     let created = accounts::register(&ports, patient("gone@example.org", Some("+254711000009")))

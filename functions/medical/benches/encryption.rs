@@ -8,10 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-use haven_domain::medical::MedicalProfile;
-use haven_domain::medical::profile::{Allergy, Condition, EmergencyContact, Medication, Severity};
-use haven_domain::medical::records;
-use haven_domain::ports::{CachingKeyRing, Ports};
+use haven_alerts::medical::MedicalProfile;
+use haven_alerts::medical::profile::{Allergy, Condition, EmergencyContact, Medication, Severity};
+use haven_alerts::medical::records;
+use haven_kernel::ports::{CachingKeyRing, Ports};
 use haven_platform::EmbeddedPorts;
 
 fn report(name: &str, mut samples: Vec<Duration>) {

@@ -1,15 +1,15 @@
 //! medical: the patient's own emergency profile, sealed; its FHIR export and access log;
 //! the treating hospital's break-glass read. Handlers are thin: parse, take the caller from
-//! the edge, call `haven_domain::medical::records`, shape JSON. Nothing here is cacheable.
+//! the edge, call `haven_alerts::medical::records`, shape JSON. Nothing here is cacheable.
 
-use haven_domain::medical::MedicalProfile;
-use haven_domain::medical::fhir;
-use haven_domain::medical::records::{self, Reader, StoredProfile, etag, version_of_etag};
-use haven_domain::ports::Ports;
+use haven_alerts::medical::MedicalProfile;
+use haven_alerts::medical::fhir;
+use haven_alerts::medical::records::{self, Reader, StoredProfile, etag, version_of_etag};
 use haven_edge::{
     ApiError, Caller, HandlerResult, json_response, no_content, page_cursor, page_limit,
     parse_json, path_param,
 };
+use haven_kernel::ports::Ports;
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 

@@ -5,17 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use haven_domain::emergencies::lifecycle;
-use haven_domain::emergencies::trigger::{self, Reporter, TriggerRequest};
-use haven_domain::emergencies::view::Viewer;
-use haven_domain::hospitals::import;
-use haven_domain::item::Value;
-use haven_domain::medical::MedicalProfile;
-use haven_domain::medical::profile::{Allergy, Severity};
-use haven_domain::medical::records::{self, Reader};
-use haven_domain::ports::{Ports, Table};
-use haven_domain::{DomainError, ManualClock, RandomIds, Role, Timestamp};
+use haven_alerts::emergencies::lifecycle;
+use haven_alerts::emergencies::trigger::{self, Reporter, TriggerRequest};
+use haven_alerts::emergencies::view::Viewer;
+use haven_alerts::hospitals::import;
+use haven_alerts::medical::MedicalProfile;
+use haven_alerts::medical::profile::{Allergy, Severity};
+use haven_alerts::medical::records::{self, Reader};
 use haven_edge::Caller;
+use haven_kernel::item::Value;
+use haven_kernel::ports::{Ports, Table};
+use haven_kernel::{DomainError, ManualClock, RandomIds, Role, Timestamp};
 use haven_platform::EmbeddedPorts;
 
 fn ports() -> (EmbeddedPorts, ManualClock, tempfile::TempDir) {
@@ -106,14 +106,14 @@ async fn an_envelope_moved_onto_another_patient_never_opens() {
     let read = records::read(&ports, "bob").await;
     assert_eq!(read, Err(DomainError::Unreadable), "never Alice's data");
     // Through the handler it is a clear problem, not a 200 and not a crash.
-    let claims = haven_domain::identity::tokens::Claims {
+    let claims = haven_identity_core::tokens::Claims {
         iss: "haven".into(),
         aud: "haven".into(),
         sub: "bob".into(),
         exp: 1_795_000_900,
         iat: 1_795_000_000,
         jti: "j".into(),
-        kind: haven_domain::identity::tokens::TokenKind::Access,
+        kind: haven_identity_core::tokens::TokenKind::Access,
         role: Role::Patient,
         hospital_id: None,
         fam: None,

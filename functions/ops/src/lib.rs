@@ -1,8 +1,8 @@
 //! ops: health and the catch-all route. Handlers are thin: parse, call the domain, shape JSON.
 
-use haven_domain::health;
-use haven_domain::ports::Ports;
 use haven_edge::{ApiError, Caller, HandlerResult, RouteMatch, json_response, match_route};
+use haven_kernel::health;
+use haven_kernel::ports::Ports;
 use http::StatusCode;
 use lambda_http::Request;
 use serde::Serialize;

@@ -4,20 +4,20 @@
 //! client cannot disturb anyone else's stream. The protocol is in docs/tracking.md.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use haven_domain::DomainError;
-use haven_domain::emergencies::view::Viewer;
-use haven_domain::ports::Ports;
-use haven_domain::tracking::optimize::{self, OptimizeRequest};
-use haven_domain::tracking::positions::{self, SocketLocation};
-use haven_domain::tracking::{Outgoing, eta, track, watchers};
+use haven_alerts::emergencies::view::Viewer;
+use haven_alerts::tracking::optimize::{self, OptimizeRequest};
+use haven_alerts::tracking::positions::{self, SocketLocation};
+use haven_alerts::tracking::{Outgoing, eta, track, watchers};
 use haven_edge::catalogue::ALERT_VIEWERS;
 use haven_edge::{ApiError, Caller, HandlerResult, json_response, parse_json, path_param};
+use haven_kernel::DomainError;
+use haven_kernel::ports::Ports;
 use http::StatusCode;
 use lambda_http::Request;
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 
-pub use haven_domain::tracking::watchers::{connection_key, is_valid_connection_id};
+pub use haven_alerts::tracking::watchers::{connection_key, is_valid_connection_id};
 
 /// The largest message a tracking client has reason to send; API Gateway allows 128 KiB.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
@@ -72,7 +72,7 @@ pub async fn ws_connect<P: Ports>(ports: &P, event: SocketEvent) -> SocketResult
     let Some(token) = token else {
         return Ok(reply(401));
     };
-    let claims = match haven_domain::identity::sessions::authenticate(ports, &token, true).await {
+    let claims = match haven_identity_core::sessions::authenticate(ports, &token, true).await {
         Ok(c) => c,
         Err(DomainError::Unavailable(_)) => return Ok(reply(503)),
         Err(_) => return Ok(reply(401)),

@@ -2,13 +2,13 @@
 //! tokens, and the HTTP routes, on the embedded backend.
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use haven_domain::Role;
-use haven_domain::emergencies::trigger::{self, Reporter, TriggerRequest};
-use haven_domain::hospitals::import;
-use haven_domain::identity::accounts::{self, Admin, NewAccount};
-use haven_domain::identity::sessions::{self, Credentials, LoginOutcome};
-use haven_domain::ports::{Ports, Table};
-use haven_domain::tracking::watchers;
+use haven_alerts::emergencies::trigger::{self, Reporter, TriggerRequest};
+use haven_alerts::hospitals::import;
+use haven_alerts::tracking::watchers;
+use haven_identity_core::accounts::{self, Admin, NewAccount};
+use haven_identity_core::sessions::{self, Credentials, LoginOutcome};
+use haven_kernel::Role;
+use haven_kernel::ports::{Ports, Table};
 use haven_platform::EmbeddedPorts;
 use haven_tracking::connection_key;
 use lambda_runtime::{Context, LambdaEvent};
@@ -371,7 +371,7 @@ async fn messages_are_answered_on_the_socket_and_positions_reach_every_watcher()
     let fanned = watchers::broadcast(
         &ports,
         &alert,
-        &haven_domain::tracking::Outgoing::error("x", "y"),
+        &haven_alerts::tracking::Outgoing::error("x", "y"),
     )
     .await;
     assert_eq!((fanned.sent, fanned.gone), (0, 1), "p1 had gone");

@@ -2,9 +2,9 @@
 //! (or a generated password, printed once). Used by the local gateway on start and by the
 //! `haven-admin` command against AWS.
 
-use haven_domain::DomainError;
-use haven_domain::identity::{accounts, codes};
-use haven_domain::ports::Ports;
+use haven_identity_core::{accounts, codes};
+use haven_kernel::DomainError;
+use haven_kernel::ports::Ports;
 
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@haven.local";
 
@@ -37,12 +37,11 @@ pub async fn sms_outbox<P: Ports>(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let request_id = crate::new_request_id();
-    let claims =
-        haven_domain::identity::sessions::authenticate(gw.ports.as_ref(), token, false).await;
+    let claims = haven_identity_core::sessions::authenticate(gw.ports.as_ref(), token, false).await;
     let error = match claims {
         Err(_) if token.is_empty() => Some(haven_edge::ApiError::MissingToken),
         Err(e) => Some(e.into()),
-        Ok(c) if c.role != haven_domain::Role::SystemAdmin => Some(haven_edge::ApiError::Forbidden),
+        Ok(c) if c.role != haven_kernel::Role::SystemAdmin => Some(haven_edge::ApiError::Forbidden),
         Ok(_) => None,
     };
     if let Some(e) = error {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use haven_domain::ports::ReceivedMessage;
+use haven_kernel::ports::ReceivedMessage;
 use http::HeaderMap;
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
-use haven_domain::ports::Ports;
+use haven_kernel::ports::Ports;
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::LambdaEvent;
 

@@ -18,11 +18,11 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
-use haven_domain::ports::Ports;
 use haven_edge::catalogue::FALLBACK_FUNCTION;
 use haven_edge::cors::CorsPolicy;
 use haven_edge::{ApiError, RouteMatch, match_route};
 use haven_embedded::LocalSockets;
+use haven_kernel::ports::Ports;
 use lambda_http::Body;
 
 /// API Gateway's HTTP API refuses larger requests; Lambda's own limit is 6 MB.

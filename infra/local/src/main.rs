@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use haven_domain::comms::CommsSettings;
-use haven_domain::ports::Ports;
+use haven_alerts::comms::CommsSettings;
 use haven_embedded::LocalSockets;
+use haven_kernel::ports::Ports;
 use haven_local::{Gateway, running, seed, workers};
 use haven_platform::{AwsPorts, Backend, EmbeddedPorts, data_dir};
 

@@ -3,9 +3,9 @@
 //! a KMHFL import merges into them by code), loaded once
 //! (a marker item records it), and a small ambulance fleet, written wherever it is absent.
 
-use haven_domain::hospitals::Hospital;
-use haven_domain::ports::{Condition, Table, TableError};
-use haven_domain::{Item, Key, Value};
+use haven_alerts::hospitals::Hospital;
+use haven_kernel::ports::{Condition, Table, TableError};
+use haven_kernel::{Item, Key, Value};
 
 const HOSPITALS: &str = include_str!("../seed/hospitals.json");
 
@@ -20,7 +20,7 @@ pub fn demo_hospitals() -> Result<Vec<Hospital>, serde_json::Error> {
 
 /// Writes the demo hospitals unless this data directory already has them. Returns how many
 /// were written (0 on later starts).
-pub async fn load_demo<T: Table>(table: &T, now: haven_domain::Timestamp) -> Result<usize, String> {
+pub async fn load_demo<T: Table>(table: &T, now: haven_kernel::Timestamp) -> Result<usize, String> {
     // Idempotent, and also for data directories seeded before there was a fleet.
     load_demo_fleet(table, now).await?;
     if table
@@ -50,10 +50,10 @@ pub async fn load_demo<T: Table>(table: &T, now: haven_domain::Timestamp) -> Res
 /// admin registers crewed ones). Written only where absent, so a running fleet is left alone.
 pub async fn load_demo_fleet<T: Table>(
     table: &T,
-    now: haven_domain::Timestamp,
+    now: haven_kernel::Timestamp,
 ) -> Result<usize, String> {
-    use haven_domain::dispatch::{Ambulance, Capability};
-    use haven_domain::geo::Coordinates;
+    use haven_alerts::dispatch::{Ambulance, Capability};
+    use haven_kernel::geo::Coordinates;
     let units = [
         (
             "demo-unit-1",
@@ -95,7 +95,7 @@ pub async fn load_demo_fleet<T: Table>(
             vec![],
             now,
         );
-        let claim = Item::new(&haven_domain::dispatch::fleet::call_sign_key(call_sign))
+        let claim = Item::new(&haven_alerts::dispatch::fleet::call_sign_key(call_sign))
             .with("ambulance_id", Value::s(id));
         for item in [claim, unit.to_item()] {
             match table.put(item, Some(Condition::item_absent())).await {

@@ -8,8 +8,8 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::IntoResponse;
 use futures::{SinkExt, StreamExt};
-use haven_domain::ports::{ConnectionError, Connections, Ports};
 use haven_edge::catalogue::SOCKET_ROUTES;
+use haven_kernel::ports::{ConnectionError, Connections, Ports};
 use http::{HeaderMap, StatusCode};
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -169,7 +169,7 @@ async fn run<P: Ports>(
         };
         if text.len() > MAX_MESSAGE_BYTES {
             // API Gateway would refuse it too; the client hears why and stays connected.
-            let error = haven_domain::tracking::Outgoing::error(
+            let error = haven_alerts::tracking::Outgoing::error(
                 "too-large",
                 format!("messages are at most {MAX_MESSAGE_BYTES} bytes"),
             );

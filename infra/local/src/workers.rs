@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsEvent;
-use haven_domain::ports::{Ports, Queue, QueueError, ReceiveOptions};
+use haven_kernel::ports::{Ports, Queue, QueueError, ReceiveOptions};
 use lambda_runtime::{Context, LambdaEvent};
 
 use crate::events::sqs_event;

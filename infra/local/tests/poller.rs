@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use haven_domain::ports::{OutgoingMessage, Ports, Queue, ReceiveOptions};
+use haven_kernel::ports::{OutgoingMessage, Ports, Queue, ReceiveOptions};
 use haven_local::workers::{BatchOutcome, poll_once};
 use haven_platform::EmbeddedPorts;
 use lambda_runtime::LambdaEvent;

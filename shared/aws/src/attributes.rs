@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use haven_domain::ports::TableError;
-use haven_domain::{Item, Key, Value};
+use haven_kernel::ports::TableError;
+use haven_kernel::{Item, Key, Value};
 
 pub fn to_attribute_value(value: &Value) -> AttributeValue {
     match value {
@@ -77,11 +77,11 @@ pub fn item_from_attributes(
 pub fn key_to_attributes(key: &Key) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (
-            haven_domain::item::PK.to_owned(),
+            haven_kernel::item::PK.to_owned(),
             AttributeValue::S(key.pk.clone()),
         ),
         (
-            haven_domain::item::SK.to_owned(),
+            haven_kernel::item::SK.to_owned(),
             AttributeValue::S(key.sk.clone()),
         ),
     ])

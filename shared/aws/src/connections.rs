@@ -2,7 +2,7 @@
 
 use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use haven_domain::ports::{ConnectionError, Connections};
+use haven_kernel::ports::{ConnectionError, Connections};
 
 use crate::error::Failure;
 

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use haven_domain::Value;
-use haven_domain::item::PK;
-use haven_domain::ports::table::Comparison;
-use haven_domain::ports::{Condition, Index, SortKey, Update};
+use haven_kernel::Value;
+use haven_kernel::item::PK;
+use haven_kernel::ports::table::Comparison;
+use haven_kernel::ports::{Condition, Index, SortKey, Update};
 
 use crate::attributes::to_attribute_value;
 

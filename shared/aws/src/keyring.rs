@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
-use haven_domain::ports::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKey};
+use haven_kernel::ports::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKey};
 use zeroize::Zeroizing;
 
 use crate::error::Failure;

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use haven_domain::Clock;
+use haven_kernel::Clock;
 
 pub mod attributes;
 mod connections;

@@ -11,10 +11,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use aws_sdk_sqs::types::QueueAttributeName;
-use haven_domain::catalogue::{QUEUES, QueueSpec, TOPICS};
-use haven_domain::item::EXPIRES_AT;
-use haven_domain::ports::Index;
-use haven_domain::ports::queue::MAX_VISIBILITY;
+use haven_kernel::catalogue::{QUEUES, QueueSpec, TOPICS};
+use haven_kernel::item::EXPIRES_AT;
+use haven_kernel::ports::Index;
+use haven_kernel::ports::queue::MAX_VISIBILITY;
 
 use crate::AwsSettings;
 use crate::error::Failure;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use haven_domain::ports::publisher::validate_phone_number;
-use haven_domain::ports::{PublishError, Publisher};
+use haven_kernel::ports::publisher::validate_phone_number;
+use haven_kernel::ports::{PublishError, Publisher};
 use tokio::sync::RwLock;
 
 use crate::error::Failure;

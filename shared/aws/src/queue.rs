@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
-use haven_domain::ports::queue::MAX_VISIBILITY;
-use haven_domain::ports::{
+use haven_kernel::ports::queue::MAX_VISIBILITY;
+use haven_kernel::ports::{
     OutgoingMessage, Queue, QueueDepth, QueueError, ReceiveOptions, ReceivedMessage,
 };
 use tokio::sync::RwLock;

@@ -13,12 +13,12 @@ use aws_sdk_dynamodb::types::{
     Update as DynamoUpdate,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use haven_domain::item::{EXPIRES_AT, PK, SK};
-use haven_domain::ports::table::{CancelReason, validate_transaction};
-use haven_domain::ports::{
+use haven_kernel::item::{EXPIRES_AT, PK, SK};
+use haven_kernel::ports::table::{CancelReason, validate_transaction};
+use haven_kernel::ports::{
     Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp, Update,
 };
-use haven_domain::{Clock, Item, Key};
+use haven_kernel::{Clock, Item, Key};
 
 use crate::attributes::{item_from_attributes, item_to_attributes, key_to_attributes};
 use crate::error::Failure;
@@ -407,7 +407,7 @@ impl Table for DynamoTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use haven_domain::Value;
+    use haven_kernel::Value;
 
     fn failure(code: &str, message: &str) -> Failure {
         Failure {

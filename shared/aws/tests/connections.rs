@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use haven_aws::{AwsBackend, AwsSettings};
-use haven_domain::SystemClock;
-use haven_domain::ports::{ConnectionError, Connections};
+use haven_kernel::SystemClock;
+use haven_kernel::ports::{ConnectionError, Connections};
 
 /// Answers one request per scripted response (closing each connection), and reports each
 /// request's line and body.

@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{IndexStatus, TimeToLiveStatus};
 use haven_aws::{AwsBackend, AwsSettings, KmsKeyRing, provision};
-use haven_domain::catalogue::{QUEUES, TOPICS};
-use haven_domain::item::EXPIRES_AT;
-use haven_domain::ports::table::CancelReason;
-use haven_domain::ports::{
+use haven_kernel::catalogue::{QUEUES, TOPICS};
+use haven_kernel::item::EXPIRES_AT;
+use haven_kernel::ports::table::CancelReason;
+use haven_kernel::ports::{
     Condition, ConnectionError, Connections, EncryptionContext, KeyRing, KeyRingError,
     OutgoingMessage, Publisher, Query, Queue, ReceiveOptions, Table, TableError, TransactOp,
     Update,
 };
-use haven_domain::{Clock, Item, Key, ManualClock, SystemClock, Timestamp, Value};
+use haven_kernel::{Clock, Item, Key, ManualClock, SystemClock, Timestamp, Value};
 
 fn endpoint(test: &str) -> Option<String> {
     match std::env::var("HAVEN_TEST_AWS_ENDPOINT") {

@@ -1,10 +1,10 @@
 //! Authentication and the role half of authorisation, from each route's declaration in the
 //! catalogue. Object scope (ownership, hospital) is the handler's and the domain's job.
 
-use haven_domain::identity::sessions;
-use haven_domain::identity::tokens::{Claims, TokenKind};
-use haven_domain::ports::Ports;
-use haven_domain::{DomainError, Role};
+use haven_identity_core::sessions;
+use haven_identity_core::tokens::{Claims, TokenKind};
+use haven_kernel::ports::Ports;
+use haven_kernel::{DomainError, Role};
 use lambda_http::Request;
 
 use crate::catalogue::Access;
@@ -73,7 +73,7 @@ pub async fn authorize<P: Ports>(
         .map_err(|e| match e {
             DomainError::Unavailable(m) => ApiError::Unavailable(m),
             DomainError::TokenRejected(why) => ApiError::InvalidToken(why),
-            _ => ApiError::InvalidToken(haven_domain::TokenRejection::Invalid),
+            _ => ApiError::InvalidToken(haven_kernel::TokenRejection::Invalid),
         })?;
     if !roles.contains(&claims.role) {
         return Err(ApiError::Forbidden);

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use haven_domain::Role;
+use haven_kernel::Role;
 
 /// Who may call a route. Checked by the edge before the handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -287,7 +287,7 @@ pub fn path_param<'a>(req: &'a Request, name: &str) -> Result<&'a str, ApiError>
     use lambda_http::RequestExt;
     req.path_parameters_ref()
         .and_then(|p| p.first(name))
-        .filter(|v| haven_domain::ids::is_valid_id(v))
+        .filter(|v| haven_kernel::ids::is_valid_id(v))
         .ok_or_else(|| ApiError::NotFound(name.trim_end_matches("_id").to_owned()))
 }
 
@@ -313,10 +313,10 @@ pub fn page_limit(req: &Request, default: u32, max: u32) -> Result<u32, ApiError
 }
 
 /// `?cursor=` as a table cursor; a cursor we did not issue is a 422 on `cursor`.
-pub fn page_cursor(req: &Request) -> Result<Option<haven_domain::ports::Cursor>, ApiError> {
+pub fn page_cursor(req: &Request) -> Result<Option<haven_kernel::ports::Cursor>, ApiError> {
     query_param(req, "cursor")
         .map(|c| {
-            haven_domain::ports::Cursor::parse(c)
+            haven_kernel::ports::Cursor::parse(c)
                 .map_err(|_| ApiError::invalid("cursor", "the cursor is not valid"))
         })
         .transpose()

@@ -5,14 +5,14 @@
 //!   `request_id` (the Lambda runtime's `requestId`, or the HTTP request's id), `function`,
 //!   and `alert_id` / `hospital_id` where the work concerns one. Fields are ids and outcomes,
 //!   never medical data or secrets.
-//! - A metric (an event of `haven_domain::metrics::TARGET`) becomes a CloudWatch Embedded
+//! - A metric (an event of `haven_kernel::metrics::TARGET`) becomes a CloudWatch Embedded
 //!   Metric Format line instead: CloudWatch turns it into a metric in the `Haven` namespace,
 //!   by stage, without any API call from the function.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use haven_domain::metrics::{self, Metric};
+use haven_kernel::metrics::{self, Metric};
 use serde_json::{Map, Value, json};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};

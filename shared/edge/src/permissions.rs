@@ -5,7 +5,7 @@
 //! the only things a function's own policy names; the SQS event source adds the receive and
 //! delete permissions of a worker's own queue.
 
-use haven_domain::catalogue::{
+use haven_kernel::catalogue::{
     self, DEADLINES_QUEUE, HOSPITAL_API_QUEUE, SMS_QUEUE, WEBHOOK_QUEUE,
 };
 

@@ -1,7 +1,7 @@
 //! RFC 9457 problem details. Every error leaves Haven through [`ApiError::into_response`], so
 //! each kind has one status and one stable `type` (documented in docs/errors.md).
 
-use haven_domain::{DomainError, TokenRejection};
+use haven_kernel::{DomainError, TokenRejection};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn domain_conflicts_carry_the_current_state() {
-        let e: ApiError = haven_domain::DomainError::Conflict {
+        let e: ApiError = haven_kernel::DomainError::Conflict {
             message: "already cancelled".into(),
             current: Some("cancelled".into()),
         }

@@ -8,7 +8,7 @@ use http::HeaderValue;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use haven_domain::ports::Ports;
+use haven_kernel::ports::Ports;
 use tracing::Instrument;
 
 use crate::auth::{Caller, authorize};

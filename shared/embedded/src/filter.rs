@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn the_catalogue_policies_parse() {
-        for topic in haven_domain::catalogue::TOPICS {
+        for topic in haven_kernel::catalogue::TOPICS {
             for s in topic.subscriptions {
                 FilterPolicy::parse(s.filter_policy).expect("catalogue policy parses");
             }

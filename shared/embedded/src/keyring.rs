@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use haven_domain::ports::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKey};
+use haven_kernel::ports::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKey};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use zeroize::Zeroizing;
@@ -213,7 +213,7 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
-    use haven_domain::ports::{EncryptionContext, KeyRing, KeyRingError};
+    use haven_kernel::ports::{EncryptionContext, KeyRing, KeyRingError};
 
     use super::FileKeyRing;
     use crate::EmbeddedError;

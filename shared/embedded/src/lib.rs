@@ -14,8 +14,8 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use haven_domain::Clock;
-use haven_domain::catalogue::{QUEUES, TOPICS};
+use haven_kernel::Clock;
+use haven_kernel::catalogue::{QUEUES, TOPICS};
 
 pub use keyring::FileKeyRing;
 pub use publisher::{SmsRecord, SqlitePublisher};
@@ -129,7 +129,7 @@ impl EmbeddedBackend {
 pub(crate) mod testing {
     use std::sync::Arc;
 
-    use haven_domain::{ManualClock, Timestamp};
+    use haven_kernel::{ManualClock, Timestamp};
 
     use crate::EmbeddedBackend;
 
@@ -152,8 +152,8 @@ pub(crate) mod testing {
 mod tests {
     use std::sync::Arc;
 
-    use haven_domain::ports::{Condition, OutgoingMessage, Queue, ReceiveOptions, Table};
-    use haven_domain::{Item, Key, ManualClock, Value};
+    use haven_kernel::ports::{Condition, OutgoingMessage, Queue, ReceiveOptions, Table};
+    use haven_kernel::{Item, Key, ManualClock, Value};
 
     use super::*;
     use crate::testing::{backend, start};
@@ -256,7 +256,7 @@ mod tests {
             .table
             .put(Item::new(&key), Some(Condition::item_absent()))
             .await;
-        assert_eq!(again, Err(haven_domain::ports::TableError::ConditionFailed));
+        assert_eq!(again, Err(haven_kernel::ports::TableError::ConditionFailed));
 
         second
             .queue
@@ -272,8 +272,8 @@ mod tests {
         assert_eq!(got[0].body, "hello");
 
         // Both opened the same key file, so keys wrapped by one unwrap in the other.
-        let context = haven_domain::ports::EncryptionContext::new().with("record", "1");
-        use haven_domain::ports::KeyRing;
+        let context = haven_kernel::ports::EncryptionContext::new().with("record", "1");
+        use haven_kernel::ports::KeyRing;
         let data_key = first
             .key_ring
             .generate_data_key(&context)
@@ -300,7 +300,7 @@ mod tests {
                         .table
                         .update(
                             &Key::new("COUNTER", "X"),
-                            haven_domain::ports::Update::new().add("n", 1),
+                            haven_kernel::ports::Update::new().add("n", 1),
                             None,
                         )
                         .await

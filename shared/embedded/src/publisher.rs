@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use haven_domain::Timestamp;
-use haven_domain::ports::publisher::validate_phone_number;
-use haven_domain::ports::queue::MAX_BODY_BYTES;
-use haven_domain::ports::{PublishError, Publisher};
+use haven_kernel::Timestamp;
+use haven_kernel::ports::publisher::validate_phone_number;
+use haven_kernel::ports::queue::MAX_BODY_BYTES;
+use haven_kernel::ports::{PublishError, Publisher};
 use rusqlite::OptionalExtension;
 
 use crate::EmbeddedError;
@@ -206,7 +206,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use haven_domain::ports::{PublishError, Publisher, Queue, ReceiveOptions};
+    use haven_kernel::ports::{PublishError, Publisher, Queue, ReceiveOptions};
 
     use crate::testing::{backend, start};
 

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::pin::pin;
 use std::time::Duration;
 
-use haven_domain::Timestamp;
-use haven_domain::ports::queue::MAX_VISIBILITY;
-use haven_domain::ports::{
+use haven_kernel::Timestamp;
+use haven_kernel::ports::queue::MAX_VISIBILITY;
+use haven_kernel::ports::{
     OutgoingMessage, Queue, QueueDepth, QueueError, ReceiveOptions, ReceivedMessage,
 };
 use rusqlite::{Connection, OptionalExtension};
@@ -380,7 +380,7 @@ impl Queue for SqliteQueue {
 mod tests {
     use std::time::Duration;
 
-    use haven_domain::ports::{OutgoingMessage, Queue, QueueDepth, QueueError, ReceiveOptions};
+    use haven_kernel::ports::{OutgoingMessage, Queue, QueueDepth, QueueError, ReceiveOptions};
 
     use crate::testing::backend;
 

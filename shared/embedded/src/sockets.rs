@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use haven_domain::ports::{ConnectionError, Connections};
+use haven_kernel::ports::{ConnectionError, Connections};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// Open connections by id, shared by clones.

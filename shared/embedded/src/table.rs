@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use haven_domain::item::{EXPIRES_AT, PK, SK};
-use haven_domain::ports::table::{CancelReason, validate_transaction};
-use haven_domain::ports::{
+use haven_kernel::item::{EXPIRES_AT, PK, SK};
+use haven_kernel::ports::table::{CancelReason, validate_transaction};
+use haven_kernel::ports::{
     Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp, Update,
 };
-use haven_domain::{Item, Key, Timestamp, Value};
+use haven_kernel::{Item, Key, Timestamp, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
@@ -534,11 +534,11 @@ impl Table for SqliteTable {
 
 #[cfg(test)]
 mod tests {
-    use haven_domain::ports::table::CancelReason;
-    use haven_domain::ports::{
+    use haven_kernel::ports::table::CancelReason;
+    use haven_kernel::ports::{
         Condition, Cursor, Index, Query, SortKey, Table, TableError, TransactOp, Update,
     };
-    use haven_domain::{Item, Key, Value};
+    use haven_kernel::{Item, Key, Value};
 
     use crate::testing::{backend, start};
 
@@ -546,7 +546,7 @@ mod tests {
         Item::new(&Key::new(pk, sk))
     }
 
-    fn sks(page: &haven_domain::ports::Page) -> Vec<String> {
+    fn sks(page: &haven_kernel::ports::Page) -> Vec<String> {
         page.items
             .iter()
             .map(|i| i.s("sk").unwrap_or_default().to_owned())

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use haven_domain::ports::{Basis, Route, RouteRequest, Routing, RoutingError};
+use haven_kernel::ports::{Basis, Route, RouteRequest, Routing, RoutingError};
 use serde::Deserialize;
 
 /// An ETA is asked for on every position; a slow engine must not slow the stream.

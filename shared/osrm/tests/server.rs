@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
-use haven_domain::Timestamp;
-use haven_domain::geo::Coordinates;
-use haven_domain::ports::{Basis, RouteRequest, Routing, RoutingError};
+use haven_kernel::Timestamp;
+use haven_kernel::geo::Coordinates;
+use haven_kernel::ports::{Basis, RouteRequest, Routing, RoutingError};
 use haven_osrm::OsrmRouting;
 
 type Seen = Arc<Mutex<Vec<String>>>;

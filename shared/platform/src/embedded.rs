@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use haven_domain::comms::CommsSettings;
-use haven_domain::identity::keys::KeyCache;
-use haven_domain::ports::{CachingKeyRing, Ports};
-use haven_domain::{Clock, IdGenerator, RandomIds, SystemClock};
+use haven_alerts::comms::CommsSettings;
 use haven_embedded::EmbeddedBackend;
+use haven_kernel::ProcessCache;
+use haven_kernel::ports::{CachingKeyRing, Ports};
+use haven_kernel::{Clock, IdGenerator, RandomIds, SystemClock};
 use haven_webhooks::HttpWebhooks;
 
 use crate::{PlatformError, RoadRouting};
@@ -34,7 +34,7 @@ pub struct EmbeddedPorts {
     pub comms: CommsSettings,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
-    keys: KeyCache,
+    cache: ProcessCache,
 }
 
 impl EmbeddedPorts {
@@ -57,7 +57,7 @@ impl EmbeddedPorts {
             backend,
             clock,
             ids,
-            keys: KeyCache::default(),
+            cache: ProcessCache::default(),
         })
     }
     pub fn from_env() -> Result<Self, PlatformError> {
@@ -108,8 +108,8 @@ impl Ports for EmbeddedPorts {
     fn ids(&self) -> &dyn IdGenerator {
         self.ids.as_ref()
     }
-    fn key_cache(&self) -> &KeyCache {
-        &self.keys
+    fn cache(&self) -> &ProcessCache {
+        &self.cache
     }
     fn backend_name(&self) -> &'static str {
         "embedded"

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use haven_domain::comms::CommsSettings;
-use haven_domain::identity::keys::KeyCache;
-use haven_domain::ports::{Ports, PublishError, Publisher};
-use haven_domain::{Clock, IdGenerator};
+use haven_alerts::comms::CommsSettings;
+use haven_kernel::ProcessCache;
+use haven_kernel::ports::{Ports, PublishError, Publisher};
+use haven_kernel::{Clock, IdGenerator};
 
 /// A publisher whose topic and SMS are down.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,8 +73,8 @@ impl<P: Ports> Ports for PublisherDown<P> {
     fn ids(&self) -> &dyn IdGenerator {
         self.0.ids()
     }
-    fn key_cache(&self) -> &KeyCache {
-        self.0.key_cache()
+    fn cache(&self) -> &ProcessCache {
+        self.0.cache()
     }
     fn backend_name(&self) -> &'static str {
         "publisher down"

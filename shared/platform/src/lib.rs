@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
+use haven_alerts::comms::CommsSettings;
 use haven_aws::AwsBackend;
-use haven_domain::comms::CommsSettings;
-use haven_domain::identity::keys::KeyCache;
-use haven_domain::ports::{CachingKeyRing, Ports};
-use haven_domain::{Clock, IdGenerator, RandomIds, SystemClock};
+use haven_kernel::ProcessCache;
+use haven_kernel::ports::{CachingKeyRing, Ports};
+use haven_kernel::{Clock, IdGenerator, RandomIds, SystemClock};
 use haven_webhooks::HttpWebhooks;
 
 #[cfg(feature = "embedded")]
@@ -78,7 +78,7 @@ pub struct AwsPorts {
     pub comms: CommsSettings,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
-    keys: KeyCache,
+    cache: ProcessCache,
 }
 
 impl AwsPorts {
@@ -91,7 +91,7 @@ impl AwsPorts {
             backend,
             clock,
             ids,
-            keys: KeyCache::default(),
+            cache: ProcessCache::default(),
         }
     }
     pub async fn from_env() -> Self {
@@ -144,8 +144,8 @@ impl Ports for AwsPorts {
     fn ids(&self) -> &dyn IdGenerator {
         self.ids.as_ref()
     }
-    fn key_cache(&self) -> &KeyCache {
-        &self.keys
+    fn cache(&self) -> &ProcessCache {
+        &self.cache
     }
     fn backend_name(&self) -> &'static str {
         "aws"

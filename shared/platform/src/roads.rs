@@ -2,8 +2,8 @@
 //! engine when `HAVEN_ROUTING_URL` names one. A bad engine setting is logged and the
 //! estimator used, so a typo cannot take ETAs down.
 
-use haven_domain::ports::{Route, RouteRequest, Routing, RoutingError};
-use haven_domain::tracking::speed::SpeedModel;
+use haven_alerts::tracking::speed::SpeedModel;
+use haven_kernel::ports::{Route, RouteRequest, Routing, RoutingError};
 use haven_osrm::OsrmRouting;
 
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use haven_domain::ports::{WebhookError, WebhookResponse, Webhooks};
+use haven_kernel::ports::{WebhookError, WebhookResponse, Webhooks};
 
 #[derive(Clone)]
 pub struct HttpWebhooks {

@@ -5,9 +5,9 @@
 //! it. `haven-admin help` lists the commands; nothing is opened or created before a command
 //! is recognised.
 
-use haven_domain::hospitals::import;
-use haven_domain::identity::keys;
-use haven_domain::ports::Ports;
+use haven_alerts::hospitals::import;
+use haven_identity_core::keys;
+use haven_kernel::ports::Ports;
 use haven_local::running;
 use haven_platform::{AwsPorts, Backend, EmbeddedPorts, data_dir};
 
