@@ -485,6 +485,36 @@ pub async fn expired_items_are_not_returned<B: ContractBackend>(b: &B) {
     assert_eq!(sks(&page.items), ["B", "C"]);
 }
 
+pub async fn get_many_reads_items_in_the_order_asked<B: ContractBackend>(b: &B) {
+    let pk = unique("BATCH#");
+    // 130 present (more than one request's 100), one expired, and gaps.
+    let mut items: Vec<Item> = (0..130)
+        .map(|i| item(&pk, &format!("{i:03}")).with("n", Value::n(i)))
+        .collect();
+    items.push(item(&pk, "gone").with(EXPIRES_AT, Value::n(now_secs() - 60)));
+    put_all(b, items).await;
+    let mut keys: Vec<Key> = (0..130)
+        .rev()
+        .map(|i| Key::new(&pk, format!("{i:03}")))
+        .collect();
+    keys.insert(5, Key::new(&pk, "missing"));
+    keys.insert(50, Key::new(&pk, "gone"));
+    // The same key twice answers twice.
+    keys.push(Key::new(&pk, "007"));
+    let got = b.table().get_many(&keys).await.expect("get_many");
+    assert_eq!(got.len(), keys.len());
+    for (key, found) in keys.iter().zip(&got) {
+        match key.sk.as_str() {
+            "missing" | "gone" => assert!(found.is_none(), "{key:?} reads as absent"),
+            sk => {
+                let found = found.as_ref().unwrap_or_else(|| panic!("{key:?} missing"));
+                assert_eq!(found.s("sk"), Some(sk));
+            }
+        }
+    }
+    assert!(b.table().get_many(&[]).await.expect("nothing").is_empty());
+}
+
 async fn receive_one<B: ContractBackend>(
     b: &B,
     queue: &str,

@@ -27,6 +27,7 @@ macro_rules! for_each_contract_case {
             transactions_are_all_or_nothing,
             transactions_hold_at_most_100_items,
             expired_items_are_not_returned,
+            get_many_reads_items_in_the_order_asked,
             queue_delay_hides_a_message_until_due,
             visibility_timeout_and_redelivery,
             change_visibility_releases_a_message_early,

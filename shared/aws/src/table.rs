@@ -9,12 +9,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
     Update as DynamoUpdate,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use haven_kernel::item::{EXPIRES_AT, PK, SK};
-use haven_kernel::ports::table::{CancelReason, validate_transaction};
+use haven_kernel::ports::table::{CancelReason, MAX_BATCH_GET, validate_transaction};
 use haven_kernel::ports::{
     Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp, Update,
 };
@@ -263,6 +263,59 @@ impl Table for DynamoTable {
         let item = item_from_attributes(attributes)?;
         // DynamoDB removes expired items lazily; until then they read as absent.
         Ok((!item.is_expired(self.now())).then_some(item))
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        let now = self.now();
+        for chunk in keys.chunks(MAX_BATCH_GET) {
+            // BatchGetItem refuses a repeated key; ask for each once.
+            let unique: BTreeSet<&Key> = chunk.iter().collect();
+            let mut pending: Vec<HashMap<String, AttributeValue>> =
+                unique.into_iter().map(key_to_attributes).collect();
+            let mut rounds = 0u32;
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| TableError::Invalid(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table_name, request)
+                    .send()
+                    .await
+                    .map_err(|e| table_error(&e))?;
+                for attributes in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table_name))
+                    .unwrap_or_default()
+                {
+                    let item = item_from_attributes(attributes)?;
+                    if let Some(key) = item.key()
+                        && !item.is_expired(now)
+                    {
+                        found.insert(key, item);
+                    }
+                }
+                // Keys DynamoDB did not get to (throttling, the 16 MB limit): ask again, with
+                // a short pause that grows, as AWS advises.
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table_name))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    rounds += 1;
+                    if rounds > 8 {
+                        return Err(TableError::Throttled);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << rounds.min(6))).await;
+                }
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {

@@ -122,11 +122,17 @@ fn dead_letter_of(name: &'static str) -> &'static str {
 
 /// A readiness probe: one GetItem of a sentinel key.
 pub const PROBE: &[&str] = &["dynamodb:GetItem"];
-/// Reads only.
-pub const READ: &[&str] = &["dynamodb:GetItem", "dynamodb:Query"];
+/// Reads only (`BatchGetItem`: the hospital search reads its candidates' live capacity in one
+/// request).
+pub const READ: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+];
 /// Reads and versioned puts (a transaction's condition checks included).
 pub const PUT: &[&str] = &[
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:ConditionCheckItem",
@@ -134,6 +140,7 @@ pub const PUT: &[&str] = &[
 /// As `PUT`, and deletes (watchers, claims, mirrors that end).
 pub const PUT_DELETE: &[&str] = &[
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:ConditionCheckItem",
@@ -142,6 +149,7 @@ pub const PUT_DELETE: &[&str] = &[
 /// Every item action Haven uses.
 pub const WRITE: &[&str] = &[
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:ConditionCheckItem",

@@ -16,7 +16,7 @@ use crate::emergencies::alert::{
 use crate::emergencies::handoff::{self, ALERT_CREATED};
 use crate::emergencies::priority::{Facts, Vitals, prioritise, symptom_codes, symptom_named};
 use crate::emergencies::view::{AlertView, view};
-use crate::hospitals::manage::{find, nearest_beyond};
+use crate::hospitals::directory::{find, nearest_beyond};
 use crate::hospitals::ranking::{Care, Criteria, NearestBeyond, RankedHospital};
 use haven_identity_core as identity;
 use haven_identity_core::codes::lookup_hash;
@@ -34,8 +34,6 @@ pub const JOIN_RADIUS_KM: f64 = 0.5;
 pub const MATCH_RADIUS_KM: f64 = 100.0;
 /// Alternatives kept for escalation, in order.
 pub const FALLBACKS: usize = 4;
-/// Hospitals at or above this level are the ones an alert search wants to know about.
-pub(crate) const PREFERRED_LEVEL: u8 = 4;
 const IDEMPOTENCY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const NOTE_MAX_CHARS: usize = 500;
 const SYMPTOMS_MAX: usize = 20;
@@ -264,14 +262,13 @@ pub(crate) async fn match_hospitals<P: Ports>(
     location: &Location,
 ) -> Result<Matched, DomainError> {
     let criteria = alert_criteria(emergency_type, priority);
-    let table = ports.table();
     let center = location.coordinates();
-    let (ranking, _) = find(table, center, MATCH_RADIUS_KM, &criteria, PREFERRED_LEVEL).await?;
+    let (ranking, _) = find(ports, center, MATCH_RADIUS_KM, &criteria).await?;
     // A dispatcher needs to know where a hospital that can treat is, when none is in reach.
     let nearest_beyond = if ranking.has_capable() {
         vec![]
     } else {
-        nearest_beyond(table, center, MATCH_RADIUS_KM, &criteria).await?
+        nearest_beyond(ports, center, MATCH_RADIUS_KM, &criteria).await?
     };
     Ok(Matched {
         hospitals: ranking.hospitals,

@@ -517,6 +517,10 @@ pub async fn import<P: Ports>(
             Outcome::Unchanged => report.existing += 1,
         }
     }
+    // New hospitals were written one by one without telling anyone: one bump for them all.
+    if report.created > 0 {
+        crate::hospitals::directory::bump_now(ports).await?;
+    }
     Ok(report)
 }
 

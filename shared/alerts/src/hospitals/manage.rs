@@ -7,17 +7,18 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::hospitals::capability::EmergencyCare;
+use crate::hospitals::directory::{self, find, nearest_beyond};
 use crate::hospitals::profile::{
-    ALL_HOSPITALS, BedCount, CapacityState, Channel, Department, EdStatus, FacilityType, Hospital,
-    Performance, SPECIALTIES,
+    BedCount, CapacityState, Channel, Department, EdStatus, FacilityType, Hospital, Performance,
+    SPECIALTIES,
 };
-use crate::hospitals::ranking::{Care, Criteria, NEAREST_BEYOND, NearestBeyond, Ranking, rank};
-use crate::hospitals::search::{MAX_RADIUS_KM, SearchStats, candidates};
+use crate::hospitals::ranking::{Care, Criteria, Ranking};
+use crate::hospitals::search::MAX_RADIUS_KM;
 use haven_kernel::error::DomainError;
 use haven_kernel::geo::Coordinates;
 use haven_kernel::ids::is_valid_id;
 use haven_kernel::item::{EXPIRES_AT, Item, Key, Value};
-use haven_kernel::ports::{Condition, Index, Ports, Query, Table, TableError, TransactOp};
+use haven_kernel::ports::{Condition, Ports, Table, TableError, TransactOp};
 use haven_kernel::roles::Role;
 
 pub const DEFAULT_RADIUS_KM: f64 = 25.0;
@@ -55,80 +56,10 @@ pub fn candidate_pool(limit: usize) -> usize {
     (limit * 3).max(20)
 }
 
-/// Searches and ranks. `preferred_level` decides when the search has seen enough: it keeps
-/// widening until it knows `candidate_pool(limit)` qualifying hospitals at that level or
-/// above (so a dense cluster of dispensaries cannot hide the referral hospital behind it).
-pub async fn find<T: Table>(
-    table: &T,
-    center: Coordinates,
-    radius_km: f64,
-    criteria: &Criteria,
-    preferred_level: u8,
-) -> Result<(Ranking, SearchStats), DomainError> {
-    let (found, stats) = candidates(
-        table,
-        center,
-        radius_km,
-        candidate_pool(criteria.limit),
-        |h| h.level >= preferred_level && criteria.qualifies(h),
-    )
-    .await?;
-    Ok((rank(&found, criteria), stats))
-}
-
-/// Where to send a patient when nothing qualifies within `radius_km`: of the nearest
-/// hospitals that qualify beyond it (out to `MAX_RADIUS_KM`), the best 3 by the same score.
-/// Scored, not only sorted by distance, because at 100 km a children's hospital 3 km nearer
-/// is not where to send a trauma patient.
-pub async fn nearest_beyond<T: Table>(
-    table: &T,
-    center: Coordinates,
-    radius_km: f64,
-    criteria: &Criteria,
-) -> Result<Vec<NearestBeyond>, DomainError> {
-    if radius_km >= MAX_RADIUS_KM {
-        return Ok(vec![]);
-    }
-    let wanted = candidate_pool(NEAREST_BEYOND);
-    let (found, _) = candidates(table, center, MAX_RADIUS_KM, wanted, |h| {
-        criteria.qualifies(h)
-    })
-    .await?;
-    let beyond: Vec<_> = found
-        .into_iter()
-        .filter(|c| c.distance_km > radius_km && criteria.qualifies(&c.hospital))
-        .take(wanted)
-        .collect();
-    let best = Criteria {
-        limit: NEAREST_BEYOND,
-        ..criteria.clone()
-    };
-    Ok(rank(&beyond, &best)
-        .hospitals
-        .into_iter()
-        .map(|h| NearestBeyond {
-            distance_km: (h.distance_km * 10.0).round() / 10.0,
-            level: h.level,
-            hospital_id: h.hospital_id,
-            name: h.name,
-        })
-        .collect())
-}
-
-/// Every hospital, read once through the `HOSPITALS` view (an import matches a file
+/// Every hospital, read once through the directory's view (an import matches a file
 /// against them in memory).
 pub async fn all<T: Table>(table: &T) -> Result<Vec<Hospital>, DomainError> {
-    let query = Query::partition(ALL_HOSPITALS).on(Index::Gsi2);
-    let mut hospitals = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = table.query(query.clone().after(cursor)).await?;
-        hospitals.extend(page.items.iter().filter_map(Hospital::from_item));
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(hospitals),
-        }
-    }
+    crate::hospitals::directory::load_all(table).await
 }
 
 /// `GET /hospitals/nearby` parameters, as given.
@@ -201,10 +132,9 @@ pub async fn nearby<P: Ports>(ports: &P, request: NearbyRequest) -> Result<Ranki
         stabilise_as_last_resort: false,
         limit,
     };
-    let table = ports.table();
-    let (mut ranking, _) = find(table, center, radius_km, &criteria, min_level).await?;
+    let (mut ranking, _) = find(ports, center, radius_km, &criteria).await?;
     if ranking.hospitals.is_empty() {
-        ranking.nearest_beyond = nearest_beyond(table, center, radius_km, &criteria).await?;
+        ranking.nearest_beyond = nearest_beyond(ports, center, radius_km, &criteria).await?;
     }
     Ok(ranking)
 }
@@ -295,8 +225,15 @@ pub async fn create<P: Ports>(
     hospital.validate()?;
     ports
         .table()
-        .put(hospital.to_item(), Some(Condition::item_absent()))
+        .transact_write(vec![
+            TransactOp::Put {
+                item: hospital.to_item(),
+                condition: Some(Condition::item_absent()),
+            },
+            directory::bump(),
+        ])
         .await?;
+    directory::changed_here(ports);
     Ok(CreatedHospital {
         hospital_id: hospital.hospital_id,
     })
@@ -509,27 +446,35 @@ pub(crate) async fn write_with_retry<P: Ports>(
 ) -> Result<Hospital, DomainError> {
     for _ in 0..WRITE_ATTEMPTS {
         let mut hospital = load(ports, hospital_id).await?;
+        let before = hospital.directory_profile();
         let version = hospital.version;
         let extra = change(&mut hospital)?;
         hospital.validate()?;
         hospital.version = version + 1;
         let item = hospital.to_item();
         let condition = Some(Condition::version_is(version));
-        let outcome = match extra {
-            None => ports.table().put(item, condition).await,
-            Some(event) => {
-                let ops = vec![
-                    TransactOp::Put { item, condition },
-                    TransactOp::Put {
-                        item: event,
-                        condition: None,
-                    },
-                ];
+        // A change to what the directory holds tells every process, in the same write.
+        let profile_changed = hospital.directory_profile() != before;
+        let bump = profile_changed.then(directory::bump);
+        let outcome = match (extra, bump) {
+            (None, None) => ports.table().put(item, condition).await,
+            (event, bump) => {
+                let mut ops = vec![TransactOp::Put { item, condition }];
+                ops.extend(event.map(|item| TransactOp::Put {
+                    item,
+                    condition: None,
+                }));
+                ops.extend(bump);
                 ports.table().transact_write(ops).await
             }
         };
         match outcome {
-            Ok(()) => return Ok(hospital),
+            Ok(()) => {
+                if profile_changed {
+                    directory::changed_here(ports);
+                }
+                return Ok(hospital);
+            }
             Err(TableError::ConditionFailed | TableError::TransactionCanceled(_)) => continue,
             Err(e) => return Err(e.into()),
         }

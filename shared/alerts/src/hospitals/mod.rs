@@ -1,6 +1,8 @@
-//! The hospitals context: profiles and capacity, the geohash search, ranking, and import.
+//! The hospitals context: profiles and capacity, the in-memory directory and its search,
+//! ranking, and import.
 
 pub mod capability;
+pub mod directory;
 pub mod import;
 pub mod manage;
 pub mod profile;

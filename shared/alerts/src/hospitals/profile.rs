@@ -1,6 +1,7 @@
 //! A hospital as the alert path needs it: where it is, what it treats, how much room it has,
 //! how it is told about alerts, and how it has answered them before. One item per hospital,
-//! indexed by geohash on GSI3 so a search reads only the cells around a patient.
+//! listed in the `HOSPITALS#<shard>` views of GSI2, from which each process loads its
+//! in-memory directory (`directory`).
 
 use std::collections::BTreeMap;
 
@@ -9,11 +10,6 @@ use serde::{Deserialize, Serialize};
 use haven_kernel::error::DomainError;
 use haven_kernel::geo::Coordinates;
 use haven_kernel::item::{Item, Key, Value};
-
-/// Geohash length of a GSI3 partition: 4 characters, about 39 km × 20 km at the equator.
-pub const GEO_PARTITION_PRECISION: usize = 4;
-/// Geohash length stored in the GSI3 sort key; searches narrow partitions by its prefix.
-pub const GEO_SORT_PRECISION: usize = 9;
 
 /// Care a hospital offers, in the words a dispatcher uses. Unknown words are refused so a
 /// typo cannot make a hospital invisible to a search.
@@ -283,6 +279,20 @@ impl Hospital {
         self.specialties.iter().any(|s| s == specialty)
     }
 
+    /// What the directory holds and the search decides by without reading live data: where
+    /// it is, what it is and what it treats. A change to any of it bumps the directory.
+    pub fn directory_profile(&self) -> impl PartialEq + use<> {
+        (
+            self.name.clone(),
+            self.latitude.to_bits(),
+            self.longitude.to_bits(),
+            self.level,
+            self.facility_type,
+            self.specialties.clone(),
+            self.mfl_code.clone(),
+        )
+    }
+
     pub fn capacity(&self) -> CapacityState {
         if self.beds_available.is_some() {
             CapacityState::Reported
@@ -403,19 +413,16 @@ impl Hospital {
     }
 
     pub fn to_item(&self) -> Item {
-        let geohash = self.coordinates().geohash(GEO_SORT_PRECISION);
         Item::new(&Self::key(&self.hospital_id))
             .with("kind", Value::s("hospital"))
+            // Every hospital in the sharded view the directory loads (and an import matches
+            // a file against).
             .with(
-                "gsi3pk",
-                Value::s(geo_partition(&geohash[..GEO_PARTITION_PRECISION])),
+                "gsi2pk",
+                Value::s(crate::hospitals::directory::view_partition(
+                    &self.hospital_id,
+                )),
             )
-            .with(
-                "gsi3sk",
-                Value::s(format!("{geohash}#{}", self.hospital_id)),
-            )
-            // Every hospital in one view, for an import that matches a file against them all.
-            .with("gsi2pk", Value::s(ALL_HOSPITALS))
             .with("gsi2sk", Value::s(&self.hospital_id))
             .with_record(self)
     }
@@ -438,15 +445,8 @@ impl Hospital {
     }
 }
 
-/// The GSI2 partition that lists every hospital.
-pub const ALL_HOSPITALS: &str = "HOSPITALS";
 /// `source` of a facility imported from the Kenya Master Health Facility List: `kmhfl:<code>`.
 pub const KMHFL_SOURCE: &str = "kmhfl:";
-
-/// The GSI3 partition of a 4-character geohash cell.
-pub fn geo_partition(cell: &str) -> String {
-    format!("GEO#{cell}")
-}
 
 pub fn validate_specialties(specialties: &[String]) -> Result<(), DomainError> {
     if specialties.len() > SPECIALTIES.len() {
@@ -524,13 +524,15 @@ mod tests {
     }
 
     #[test]
-    fn item_round_trip_and_geo_index() {
+    fn item_round_trip_and_directory_view() {
         let h = knh();
         let item = h.to_item();
         assert_eq!(item.key(), Some(Hospital::key("knh")));
-        assert_eq!(item.s("gsi3pk"), Some("GEO#kzf0"));
-        assert_eq!(item.s("gsi2pk"), Some("HOSPITALS"));
-        assert!(item.s("gsi3sk").expect("sort").ends_with("#knh"));
+        assert_eq!(
+            item.s("gsi2pk"),
+            Some(crate::hospitals::directory::view_partition("knh").as_str())
+        );
+        assert_eq!(item.s("gsi3pk"), None, "hospitals no longer sit on GSI3");
         assert_eq!(Hospital::from_item(&item), Some(h));
     }
 

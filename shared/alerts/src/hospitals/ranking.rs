@@ -38,7 +38,7 @@ const TRAVEL_GRACE_MINUTES: f64 = 5.0;
 /// The travel part halves this many minutes after the grace.
 const TRAVEL_HALF_MINUTES: f64 = 10.0;
 /// At most this many passed-over hospitals are reported, nearest first.
-const MAX_PASSED_OVER: usize = 20;
+pub(crate) const MAX_PASSED_OVER: usize = 20;
 /// Hospitals beyond the radius named when nothing qualifies within it.
 pub const NEAREST_BEYOND: usize = 3;
 
@@ -254,9 +254,13 @@ pub fn eta_minutes(distance_km: f64) -> f64 {
 
 /// Why a hospital can never be offered for these criteria.
 fn exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
-    if h.ed_status == EdStatus::Closed {
-        return Some(("ed_closed", "the emergency department is closed".into()));
-    }
+    static_exclusion(h, c).or_else(|| live_exclusion(h, c))
+}
+
+/// The reasons that follow from the profile alone (what a facility is and offers), checked
+/// before the live ones, so the directory can pass a facility over without reading its
+/// capacity.
+pub(crate) fn static_exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
     if c.care == Care::Emergency {
         match c.emergency_care(h) {
             EmergencyCare::Capable => {}
@@ -282,6 +286,15 @@ fn exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
         && !h.offers(s)
     {
         return Some(("lacks_specialty", format!("does not offer {s} care")));
+    }
+    None
+}
+
+/// The reasons that follow from what the hospital reports now: its emergency department and
+/// its free beds.
+fn live_exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
+    if h.ed_status == EdStatus::Closed {
+        return Some(("ed_closed", "the emergency department is closed".into()));
     }
     if c.min_beds > 0 {
         match h.beds_available {
@@ -330,6 +343,22 @@ fn last_resort(h: &Hospital, c: &Criteria) -> Option<(u8, &'static str, String)>
         return Some((1, "no_free_beds", "no free beds".into()));
     }
     None
+}
+
+/// The most a hospital could score at this distance whatever it reports now: its profile's
+/// parts (travel, specialty, level) with the live ones (capacity, emergency department,
+/// performance) at their best. Rounded as scores are, so an actual score never exceeds it.
+pub fn upper_bound(h: &Hospital, distance_km: f64, c: &Criteria) -> f64 {
+    let mut parts = score_parts(h, distance_km, c);
+    parts.capacity = 1.0;
+    parts.ed_status = 1.0;
+    parts.performance = 1.0;
+    weighted(&parts)
+}
+
+/// A candidate's score as `rank` gives it.
+pub(crate) fn score_of(c: &Candidate, criteria: &Criteria) -> f64 {
+    weighted(&score_parts(&c.hospital, c.distance_km, criteria))
 }
 
 /// The score parts of one hospital for these criteria.

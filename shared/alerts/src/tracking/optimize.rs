@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::dispatch::ambulance::{self, Ambulance};
 use crate::dispatch::fleet::{required_capability, suitable_units};
-use crate::emergencies::trigger::{MATCH_RADIUS_KM, PREFERRED_LEVEL, alert_criteria, load_alert};
+use crate::emergencies::trigger::{MATCH_RADIUS_KM, alert_criteria, load_alert};
 use crate::emergencies::view::Viewer;
 use crate::hospitals::CapacityState;
-use crate::hospitals::manage::find;
+use crate::hospitals::directory::find;
 use crate::tracking::eta::Leg;
 use crate::tracking::road;
 use crate::tracking::speed::round2;
@@ -178,14 +178,7 @@ pub async fn optimize<P: Ports>(
     // is soonest; one with the care wanted beats one without.
     let mut criteria = alert_criteria(alert.emergency_type, alert.priority);
     criteria.limit = ROUTED_HOSPITALS;
-    let (ranking, _) = find(
-        ports.table(),
-        patient,
-        MATCH_RADIUS_KM,
-        &criteria,
-        PREFERRED_LEVEL,
-    )
-    .await?;
+    let (ranking, _) = find(ports, patient, MATCH_RADIUS_KM, &criteria).await?;
     let specialty = criteria.specialty.clone().unwrap_or_default();
     let mut hospitals = Vec::new();
     for h in &ranking.hospitals {

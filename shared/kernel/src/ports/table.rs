@@ -443,8 +443,19 @@ pub enum TableError {
 }
 
 /// The Table port. Reads skip expired items (TTL) on both adapters.
+/// Keys a batch read takes per request (DynamoDB's `BatchGetItem` limit); adapters split
+/// longer lists.
+pub const MAX_BATCH_GET: usize = 100;
+
 pub trait Table: Send + Sync {
     fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, TableError>> + Send;
+
+    /// Several items at once, in the order of `keys` (`None` where absent or expired): one
+    /// round trip per [`MAX_BATCH_GET`] keys. Strongly consistent, like `get`.
+    fn get_many(
+        &self,
+        keys: &[Key],
+    ) -> impl Future<Output = Result<Vec<Option<Item>>, TableError>> + Send;
 
     /// Writes a whole item, replacing any item with its key, when the condition holds.
     fn put(
