@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make dev` and `make test`. See README.md.
-.PHONY: dev test lint fmt venv build package bench-cold-start deploy clean-data
+.PHONY: dev test lint fmt venv build package bench-cold-start bench-compare deploy clean-data
 
 PORT ?= 3000
 
@@ -28,6 +28,17 @@ package:
 ## Size, init and invocation time of every release function (after `make package`).
 bench-cold-start: package
 	.venv/bin/python scripts/cold_start.py --json target/cold-start.json
+
+PEERS ?= ../shared/peers
+COMPARE ?=
+
+## Haven (release build) side by side with the classic Django/PostGIS/Celery peer on the
+## KMHFL list: sets the peer up (Debian packages, PyPI), then prints the ratios table.
+## Not part of `make test`; COMPARE=--quick for a short run. docs/benchmarks.md.
+bench-compare:
+	$(PEERS)/django/setup.sh
+	cargo build --release -p haven-local
+	python3 $(PEERS)/compare.py $(COMPARE) | tee target/bench-compare.txt
 
 ## Deploy what `make package` built (docs/deploy.md).
 deploy:

@@ -12,24 +12,29 @@ scripts/browser.sh
 read -r moto_pid moto_url < <(scripts/moto.sh)
 stop_moto() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
 trap stop_moto EXIT
-echo "==> moto's server at $moto_url"
+echo "==> moto's server at $moto_url (at ${SECONDS}s)"
 export HAVEN_TEST_AWS_ENDPOINT="$moto_url"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-echo "==> cargo fmt --check"
+echo "==> cargo fmt --check (at ${SECONDS}s)"
 cargo fmt --all -- --check
-echo "==> cargo clippy"
+echo "==> cargo clippy (at ${SECONDS}s)"
 cargo clippy --workspace --all-targets -- -D warnings
 # The functions as Lambda builds them: without the embedded backend.
 cargo clippy -p haven-platform -p haven-ops --bins -- -D warnings
-echo "==> cfn-lint template.yaml, sam validate --lint"
+echo "==> cfn-lint template.yaml, sam validate --lint (at ${SECONDS}s)"
 .venv/bin/cfn-lint template.yaml
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv/bin/sam validate --lint
-echo "==> cargo test (embedded and AWS backends)"
+echo "==> cargo nextest (embedded and AWS backends) (at ${SECONDS}s)"
 mkdir -p target
-cargo test --workspace --no-fail-fast 2>&1 | tee target/cargo-test.log
-echo "==> cargo lambda invoke"
+nextest=$(scripts/nextest.sh)
+status=0
+"$nextest" nextest run --workspace --no-fail-fast 2>&1 | tee target/cargo-test.log || status=$?
+echo "==> cargo lambda invoke (at ${SECONDS}s)"
 scripts/lambda-invoke.sh health-ready
-# One closing line for the whole workspace (cargo prints one per test binary, the last of
-# which is often a doc-test binary with nothing in it).
-awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' target/cargo-test.log
+# One closing line for the whole workspace, from nextest's summary.
+summary=$(grep -E '^ *Summary \[' target/cargo-test.log | tail -1)
+passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$summary")
+failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary")
+echo "${passed:-0} passed, ${failed:-0} failed"
+[ "$status" -eq 0 ] && [ -n "$passed" ]

@@ -207,6 +207,21 @@ async fn silence_then_a_decline_leaves_the_alert_to_a_dispatcher_and_counts_both
         offer: 1,
         round: 0,
     };
+    // Nothing reached KNH (no worker ran here): it is sent again once, not passed over.
+    let outcome = escalation::on_deadline(&ports, &deadline)
+        .await
+        .expect("redriven");
+    assert_eq!(outcome, DeadlineOutcome::Redriven);
+    // A second copy of that first timer (a crash hands messages over again) is stale: the
+    // new deadline runs from the redrive.
+    clock.advance(std::time::Duration::from_secs(1));
+    assert_eq!(
+        escalation::on_deadline(&ports, &deadline)
+            .await
+            .expect("stale"),
+        DeadlineOutcome::Stale
+    );
+    clock.advance(ports.comms().ack_deadline - std::time::Duration::from_secs(1));
     let outcome = escalation::on_deadline(&ports, &deadline)
         .await
         .expect("escalated");
@@ -260,7 +275,9 @@ async fn silence_then_a_decline_leaves_the_alert_to_a_dispatcher_and_counts_both
     // One offer: counted when it expired, not again when it was accepted late.
     let p = knh.performance;
     assert_eq!((p.offered, p.accepted, p.acknowledged), (1, 1, 1));
-    assert_eq!(knh.performance.ack_seconds_total, 80);
+    // Two deadlines (the first sent it again) and 20 s more.
+    let waited = 2 * ports.comms().ack_deadline.as_secs() + 20;
+    assert_eq!(knh.performance.ack_seconds_total, waited);
     let mbagathi = manage::load(&ports, "demo-mbagathi")
         .await
         .expect("mbagathi");

@@ -1,5 +1,5 @@
 //! What each function may do on AWS, declared once. `template.yaml` gives every function
-//! exactly these permissions and no others; `tests/tests/template.rs` fails on any
+//! exactly these permissions and no others; `tests/tests/e2e/catalogue.rs` fails on any
 //! difference, so a permission nobody declared (or a declared one the template lacks) stops
 //! the build. Item access on the table, KMS keys, topics, queues and WebSocket connections are
 //! the only things a function's own policy names; the SQS event source adds the receive and

@@ -30,7 +30,7 @@ use crate::EmbeddedError;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Bumped when the schema changes incompatibly.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_at INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     receipt TEXT UNIQUE,
-    sent_at INTEGER NOT NULL
+    sent_at INTEGER NOT NULL,
+    owner INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, visible_at);
 
@@ -228,6 +229,15 @@ impl Database {
             });
         }
         tx.execute_batch(SCHEMA)?;
+        if version < 2 {
+            // v2: who holds a message in flight, so a restart can take back a dead process's.
+            let has_owner: bool = tx
+                .prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'owner'")?
+                .exists([])?;
+            if !has_owner {
+                tx.execute_batch("ALTER TABLE messages ADD COLUMN owner INTEGER")?;
+            }
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         let readers = (0..READERS)

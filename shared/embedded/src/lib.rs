@@ -106,6 +106,14 @@ impl EmbeddedBackend {
                     .subscribe(topic.name, s.queue, s.filter_policy)?;
             }
         }
+        // A process that died holding messages (a killed gateway) gives them back now.
+        let reclaimed = backend.queue.reclaim_orphans()?;
+        if reclaimed > 0 {
+            tracing::info!(
+                messages = reclaimed,
+                "took back messages a stopped process had in flight"
+            );
+        }
         Ok(backend)
     }
 
@@ -205,6 +213,45 @@ mod tests {
             .await
             .expect("delete");
         assert_eq!(b.wal_syncs(), before);
+    }
+
+    #[tokio::test]
+    async fn messages_a_dead_process_held_come_back_at_once() {
+        let (_dir, b, _) = backend();
+        for body in ["mine", "theirs"] {
+            b.queue
+                .send("webhook", OutgoingMessage::new(body))
+                .await
+                .expect("send");
+        }
+        let got = b
+            .queue
+            .receive("webhook", ReceiveOptions::default())
+            .await
+            .expect("receive");
+        assert_eq!(got.len(), 2);
+        // "theirs" was received by a process that has since died.
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let dead = child.id();
+        child.wait().expect("reaped");
+        b.table
+            .database()
+            .lock()
+            .execute(
+                "UPDATE messages SET owner = ?1 WHERE body = 'theirs'",
+                [dead],
+            )
+            .expect("owner");
+        assert_eq!(b.queue.reclaim_orphans().expect("reclaim"), 1);
+        let again = b
+            .queue
+            .receive("webhook", ReceiveOptions::default())
+            .await
+            .expect("receive");
+        assert_eq!(again.len(), 1, "only the dead process's message");
+        assert_eq!(again[0].body, "theirs");
+        assert_eq!(again[0].receive_count, 2, "its receives still count");
+        assert_eq!(b.queue.reclaim_orphans().expect("reclaim"), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -159,11 +159,12 @@ fn receive_once(
                 _ => {
                     let receipt = uuid::Uuid::new_v4().to_string();
                     tx.prepare_cached(
-                        "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2
+                        "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2,
+                            owner = ?4
                          WHERE seq = ?3",
                     )
                     .db()?
-                    .execute((&receipt, visible_at, seq))
+                    .execute((&receipt, visible_at, seq, std::process::id()))
                     .db()?;
                     let attributes = serde_json::from_str(&attributes).map_err(|_| {
                         DbError::Corrupt("stored message attributes cannot be read")
@@ -187,9 +188,49 @@ fn settings_exist(conn: &Connection, queue: &str) -> Result<bool, DbError> {
     Ok(settings(conn, queue)?.is_some())
 }
 
+/// Whether process `pid` is running (Linux: it has a /proc entry). Elsewhere every process
+/// counts as running, so nothing is taken back early.
+fn running(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
 impl SqliteQueue {
     pub(crate) fn new(db: Database) -> Self {
         SqliteQueue { db }
+    }
+
+    /// Makes the messages that a process which is no longer running had received visible
+    /// again at once, as if their visibility timeout had passed: a gateway killed in the middle
+    /// of a burst hands its in-flight deliveries to the next one within a second, not after
+    /// the queue's visibility timeout. Their receive counts stay, so a message
+    /// that kills its workers still ends in its dead-letter queue. Returns how many.
+    pub fn reclaim_orphans(&self) -> Result<usize, EmbeddedError> {
+        let conn = self.db.lock();
+        let now = self.db.shared().clock.now().millis();
+        let owners: Vec<u32> = conn
+            .prepare(
+                "SELECT DISTINCT owner FROM messages
+                 WHERE receipt IS NOT NULL AND visible_at > ?1 AND owner IS NOT NULL",
+            )?
+            .query_map([now], |r| r.get::<_, u32>(0))?
+            .collect::<Result<_, _>>()?;
+        let mut reclaimed = 0;
+        for owner in owners {
+            if owner == std::process::id() || running(owner) {
+                continue;
+            }
+            reclaimed += conn.execute(
+                "UPDATE messages SET visible_at = ?1, receipt = NULL, owner = NULL
+                 WHERE owner = ?2 AND receipt IS NOT NULL AND visible_at > ?1",
+                (now, owner),
+            )?;
+        }
+        drop(conn);
+        if reclaimed > 0 {
+            self.db.shared().poke.notify_waiters();
+        }
+        Ok(reclaimed)
     }
 
     /// Declares a queue, or updates its settings when it exists. `dead_letter` names the

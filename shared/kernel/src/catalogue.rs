@@ -30,10 +30,18 @@ pub struct TopicSpec {
     pub subscriptions: &'static [Subscription],
 }
 
-/// Worker functions run for at most this long per batch; queue visibility timeouts are at
-/// least six times it, as AWS advises for Lambda event sources.
-pub const WORKER_TIMEOUT: Duration = Duration::from_secs(30);
-const VISIBILITY: Duration = Duration::from_secs(6 * 30);
+/// Worker functions run for at most this long per batch: the messages of a batch are handled
+/// at once, so a batch takes one webhook attempt (`CommsSettings::attempt_timeout`, at most
+/// `MAX_ATTEMPT_TIMEOUT`) plus its table writes.
+pub const WORKER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a webhook attempt may be given, so a batch always ends inside `WORKER_TIMEOUT`.
+pub const MAX_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(7);
+/// A crashed or timed-out invocation's messages come back after this long. AWS's general
+/// advice (six times the function timeout) guards against a second copy while an invocation
+/// is throttled; here a second copy is harmless (the delivery lease makes it wait, and the
+/// receiver dedupes on `webhook-id`), and an emergency cannot wait three minutes.
+/// docs/operations.md ("Queue timeouts") has the reasoning.
+pub const VISIBILITY: Duration = Duration::from_secs(15);
 const DLQ_VISIBILITY: Duration = Duration::from_secs(30);
 
 pub const ALERTS_TOPIC: &str = "alerts";
@@ -48,7 +56,7 @@ const fn channel(name: &'static str, dlq: &'static str) -> QueueSpec {
         visibility_timeout: VISIBILITY,
         dead_letter: Some(DeadLetter {
             queue: dlq,
-            max_receives: 8,
+            max_receives: 10,
         }),
     }
 }
@@ -105,7 +113,9 @@ mod tests {
         for q in QUEUES {
             if let Some(dl) = q.dead_letter {
                 assert!(queue(dl.queue).is_some(), "{} -> {}", q.name, dl.queue);
-                assert!(q.visibility_timeout >= WORKER_TIMEOUT * 6);
+                // A live invocation's messages stay hidden until it has surely ended.
+                assert!(q.visibility_timeout > WORKER_TIMEOUT);
+                assert!(MAX_ATTEMPT_TIMEOUT + Duration::from_secs(2) <= WORKER_TIMEOUT);
             }
         }
         for t in TOPICS {

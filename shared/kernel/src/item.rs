@@ -147,12 +147,7 @@ impl Item {
     /// Reads a record back; attributes the record does not name (keys, index attributes,
     /// envelopes) are ignored.
     pub fn to_record<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        let fields: serde_json::Map<String, serde_json::Value> = self
-            .0
-            .iter()
-            .map(|(k, v)| (k.clone(), value_to_json(v)))
-            .collect();
-        serde_json::from_value(serde_json::Value::Object(fields)).ok()
+        T::deserialize(crate::record::MapDe(&self.0)).ok()
     }
     /// Whether the item's TTL has passed at `now_epoch_seconds`. DynamoDB deletes expired
     /// items lazily (up to days later), so every reader must apply this itself.

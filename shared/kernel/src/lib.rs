@@ -19,6 +19,7 @@ pub mod ids;
 pub mod item;
 pub mod metrics;
 pub mod ports;
+pub mod record;
 pub mod refs;
 pub mod roles;
 pub mod settings;

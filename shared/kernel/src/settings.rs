@@ -12,7 +12,8 @@ pub struct CommsSettings {
     pub retry_cap: Duration,
     /// Attempts per delivery before it is given up and parked in the dead-letter queue.
     pub max_attempts: u32,
-    /// Time limit of one webhook request (`HAVEN_WEBHOOK_TIMEOUT_SECONDS`).
+    /// Time limit of one webhook request (`HAVEN_WEBHOOK_TIMEOUT_SECONDS`, 1 to 7 seconds: a
+    /// batch must end inside the worker function's timeout).
     pub attempt_timeout: Duration,
     /// Where people reach this Haven: acknowledgement links start with it (`HAVEN_PUBLIC_URL`).
     pub public_base_url: String,
@@ -34,7 +35,7 @@ impl Default for CommsSettings {
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(30),
             max_attempts: 6,
-            attempt_timeout: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(5),
             public_base_url: "http://127.0.0.1:3000".into(),
             allow_private_webhooks: false,
             relay_after: Duration::from_secs(10),
@@ -56,7 +57,9 @@ impl CommsSettings {
         if let Some(v) = number("HAVEN_RETRY_BASE_MS").filter(|v| (1..=60_000).contains(v)) {
             s.retry_base = Duration::from_millis(v);
         }
-        if let Some(v) = number("HAVEN_WEBHOOK_TIMEOUT_SECONDS").filter(|v| (1..=30).contains(v)) {
+        if let Some(v) = number("HAVEN_WEBHOOK_TIMEOUT_SECONDS")
+            .filter(|v| (1..=crate::catalogue::MAX_ATTEMPT_TIMEOUT.as_secs()).contains(v))
+        {
             s.attempt_timeout = Duration::from_secs(v);
         }
         if let Some(url) = Self::public_url_from_env() {
@@ -86,8 +89,9 @@ impl CommsSettings {
     }
 
     /// The lease a worker holds on a delivery while it makes one attempt: longer than the
-    /// attempt, so a second copy of the message waits rather than sends twice.
+    /// attempt, so a second copy of the message waits rather than sends twice; short, so a
+    /// crashed worker's delivery is taken over within seconds.
     pub fn lease(&self) -> Duration {
-        self.attempt_timeout + Duration::from_secs(5)
+        self.attempt_timeout + Duration::from_secs(3)
     }
 }

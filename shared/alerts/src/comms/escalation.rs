@@ -38,6 +38,8 @@ pub(crate) fn offer(
         expired_at: None,
         resends: 0,
         stood_down: false,
+        event: Some(event.to_owned()),
+        redriven_at: None,
     });
     if !alert.routed_to.contains(&hospital_id) {
         alert.routed_to.push(hospital_id.clone());
@@ -195,9 +197,30 @@ fn deadline_applies(alert: &Alert, msg: &DeadlineMessage) -> bool {
 pub enum DeadlineOutcome {
     /// The hospital answered, the alert moved on or ended: nothing to do.
     Stale,
+    /// Nothing had reached the hospital (a worker died, its messages were still coming back):
+    /// the offer was sent again, on its channels and SMS, with a new deadline.
+    Redriven,
     Escalated {
         status: Status,
     },
+}
+
+/// Whether any of the offer's deliveries reached the hospital: a push channel delivered, or,
+/// for a hospital told only in its inbox, the inbox.
+async fn reached<P: Ports>(
+    ports: &P,
+    alert: &Alert,
+    msg: &DeadlineMessage,
+) -> Result<bool, DomainError> {
+    let offer = &alert.offers[msg.offer as usize - 1];
+    let inbox_only = offer.channels == [Channel::HospitalApi];
+    let (deliveries, _) = crate::comms::delivery::of_alert(ports, &alert.alert_id).await?;
+    Ok(deliveries.iter().any(|d| {
+        d.hospital_id == msg.hospital_id
+            && d.offer == msg.offer
+            && d.state == crate::comms::delivery::DeliveryState::Delivered
+            && (d.channel != Channel::HospitalApi || inbox_only)
+    }))
 }
 
 /// Counts an alert moving on from a hospital, and an alert left with nobody to ask (handed
@@ -221,6 +244,16 @@ pub async fn on_deadline<P: Ports>(
     };
     if !deadline_applies(&alert, msg) {
         return Ok(DeadlineOutcome::Stale);
+    }
+    // A hospital that was never told is not passed over for silence: send again once first.
+    match redriven_at(&alert.offers[msg.offer as usize - 1]) {
+        None if !reached(ports, &alert, msg).await? => return redrive(ports, msg).await,
+        // A copy of the first timer (SQS delivers at least once, and a crash hands messages
+        // over again): the redrive's own timer runs from the redrive.
+        Some(at) if ports.clock().now() < at.plus(ports.comms().ack_deadline) => {
+            return Ok(DeadlineOutcome::Stale);
+        }
+        _ => {}
     }
     let channels = fallback_channels(ports, &alert).await;
     let deadline = seconds(ports.comms().ack_deadline);
@@ -262,6 +295,79 @@ pub async fn on_deadline<P: Ports>(
                 status: alert.status,
             })
         }
+        Err(_) if !applied => Ok(DeadlineOutcome::Stale),
+        Err(e) => Err(e),
+    }
+}
+
+fn redriven_at(offer: &Offer) -> Option<Timestamp> {
+    offer
+        .redriven_at
+        .as_deref()
+        .and_then(Timestamp::parse_rfc3339)
+}
+
+/// Sends the offer again as the same event (so its deliveries and `webhook-id`s are reused:
+/// a copy that did arrive is not sent twice), adds SMS if the hospital has it and it was not
+/// tried, and starts a new deadline. Once per offer: the next deadline moves on.
+async fn redrive<P: Ports>(
+    ports: &P,
+    msg: &DeadlineMessage,
+) -> Result<DeadlineOutcome, DomainError> {
+    let mut applied = true;
+    let result = store::change(
+        ports,
+        &msg.alert_id,
+        |_| true,
+        |alert, now| {
+            // Another copy of the timer may have sent it again already.
+            applied = deadline_applies(alert, msg)
+                && alert.offers[msg.offer as usize - 1].redriven_at.is_none();
+            if !applied {
+                return Err(DomainError::conflict("stale deadline"));
+            }
+            let n = msg.offer as usize;
+            let name = alert.offers[n - 1].hospital.name.clone();
+            let offer = &mut alert.offers[n - 1];
+            offer.redriven_at = Some(now.to_rfc3339());
+            if let Some(i) = offer.untried.iter().position(|c| *c == Channel::Sms) {
+                let sms = offer.untried.remove(i);
+                offer.channels.push(sms);
+            }
+            let channels = offer.channels.clone();
+            let round = offer.resends;
+            let event = match offer.event.as_deref() {
+                Some(ALERT_ESCALATED) => ALERT_ESCALATED,
+                Some(_) => ALERT_CREATED,
+                None if n == 1 => ALERT_CREATED,
+                None => ALERT_ESCALATED,
+            };
+            let note = format!("nothing reached {name} by the deadline; sent again");
+            alert.timeline.push(crate::emergencies::alert::Transition {
+                status: alert.status,
+                at: now.to_rfc3339(),
+                by: Some("system".into()),
+                note: Some(note),
+            });
+            let notice = handoff::Notice {
+                event,
+                hospital_id: &msg.hospital_id,
+                channels: &channels,
+                round,
+                offer: msg.offer,
+                starts_deadline: true,
+            };
+            Ok(vec![handoff::outbox_item(
+                alert,
+                &notice,
+                now,
+                &ports.ids().next_id(),
+            )])
+        },
+    )
+    .await;
+    match result {
+        Ok(_) => Ok(DeadlineOutcome::Redriven),
         Err(_) if !applied => Ok(DeadlineOutcome::Stale),
         Err(e) => Err(e),
     }

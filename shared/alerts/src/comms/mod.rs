@@ -76,6 +76,14 @@ pub struct Offer {
     /// Told to stand down (the alert was cancelled or went to another hospital).
     #[serde(default)]
     pub stood_down: bool,
+    /// The event the offer went out as (`alert.created`, `alert.escalated`): sending it again
+    /// as the same event reuses its deliveries and their `webhook-id`s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// When its deadline found nothing delivered and it was sent again (once, `on_deadline`):
+    /// its deadline then runs from here, and a late copy of the first timer is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redriven_at: Option<String>,
 }
 
 impl Offer {

@@ -42,7 +42,8 @@ pub struct CommsStatus {
 
 fn offer_view(o: &Offer, latest: bool, waiting: bool, deadline: std::time::Duration) -> OfferView {
     let deadline_at = (latest && waiting && o.answer.is_none())
-        .then(|| Timestamp::parse_rfc3339(&o.offered_at))
+        // A redriven offer's deadline runs from when it was sent again.
+        .then(|| Timestamp::parse_rfc3339(o.redriven_at.as_deref().unwrap_or(&o.offered_at)))
         .flatten()
         .map(|t| t.plus(deadline).to_rfc3339());
     OfferView {

@@ -157,14 +157,22 @@ async fn publish_one<P: Ports>(ports: &P, item: &Item) -> Result<(), String> {
             .collect(),
         _ => BTreeMap::new(),
     };
-    ports
-        .publisher()
-        .publish(topic, message, &attributes)
-        .await
-        .map_err(|e| e.to_string())?;
-    // The deadline timer starts with the offer; if it cannot be set the item stays, and the
-    // relay publishes again (the workers ignore the copy) and sets it.
-    if let Some(deadline) = item.s("deadline") {
+    let publish = async {
+        ports
+            .publisher()
+            .publish(topic, message, &attributes)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    // The deadline timer starts with the offer, set beside the publish (their writes share
+    // one sync). If either fails the item stays, and the relay publishes again (the workers
+    // ignore the copy) and sets the timer again (a timer for an offer already answered or
+    // moved on does nothing).
+    let deadline = async {
+        let Some(deadline) = item.s("deadline") else {
+            return Ok(());
+        };
         let delay = ports
             .comms()
             .ack_deadline
@@ -176,8 +184,10 @@ async fn publish_one<P: Ports>(ports: &P, item: &Item) -> Result<(), String> {
                 OutgoingMessage::new(deadline).delayed(delay),
             )
             .await
-            .map_err(|e| e.to_string())?;
-    }
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    futures::try_join!(publish, deadline)?;
     // Delivered at least once; a second publish after a crash here is for the consumers'
     // idempotency (they key on alert and event).
     match ports

@@ -33,6 +33,17 @@ impl EmergencyCare {
     }
 }
 
+/// A facility that can do nothing for any emergency, whatever specialty is wanted: level 2,
+/// clinics, dispensaries and stand-alone services. The directory keeps the others in a grid
+/// of their own, so an emergency search looks at a tenth of the facilities.
+pub fn never_takes_emergencies(h: &Hospital) -> bool {
+    h.level <= 2
+        || matches!(
+            h.facility_type,
+            Some(FacilityType::Clinic | FacilityType::Dispensary | FacilityType::StandAlone)
+        )
+}
+
 /// What `h` can do for an emergency that wants `specialty` (`None`: any emergency). A
 /// specialist hospital serves the emergencies of its specialty and, with an emergency
 /// service, every emergency.
@@ -90,6 +101,45 @@ pub fn why_not(h: &Hospital, care: EmergencyCare) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_never_takes_an_emergency_is_never_offered_one() {
+        use crate::hospitals::profile::FacilityType::*;
+        let kinds = [
+            None,
+            Some(Hospital),
+            Some(SpecialistHospital),
+            Some(MedicalCentre),
+            Some(NursingHome),
+            Some(HealthCentre),
+            Some(Clinic),
+            Some(Dispensary),
+            Some(StandAlone),
+        ];
+        for kind in kinds {
+            for level in 2..=6 {
+                for offers in [vec![], vec!["emergency".to_owned(), "trauma".to_owned()]] {
+                    let mut h: crate::hospitals::profile::Hospital =
+                        serde_json::from_value(serde_json::json!({
+                            "hospital_id": "h", "name": "H", "latitude": 0.0, "longitude": 0.0,
+                            "level": level, "ed_status": "open"
+                        }))
+                        .expect("hospital");
+                    h.facility_type = kind;
+                    h.specialties = offers;
+                    if never_takes_emergencies(&h) {
+                        for wanted in [None, Some("trauma"), Some("emergency")] {
+                            assert_eq!(
+                                emergency_care(&h, wanted),
+                                EmergencyCare::None,
+                                "{kind:?} {level}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
     use crate::hospitals::profile::{EdStatus, Performance};
 
     fn facility(kind: Option<FacilityType>, level: u8, specialties: &[&str]) -> Hospital {

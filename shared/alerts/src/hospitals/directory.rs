@@ -26,9 +26,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
+use crate::hospitals::capability::never_takes_emergencies;
 use crate::hospitals::profile::Hospital;
 use crate::hospitals::ranking::{
-    Criteria, NEAREST_BEYOND, NearestBeyond, Ranking, rank, static_exclusion, upper_bound,
+    Care, Criteria, NEAREST_BEYOND, NearestBeyond, Ranking, rank, static_reason, upper_bound,
 };
 use crate::hospitals::search::{Candidate, MAX_RADIUS_KM, SearchStats};
 use haven_kernel::Timestamp;
@@ -99,12 +100,17 @@ pub fn changed_here<P: Ports>(ports: &P) {
         .store(0, Ordering::Release);
 }
 
-/// Every hospital's profile as of one version, with a grid to find those near a point.
+type Grid = HashMap<(i32, i32), Vec<u32>>;
+
+/// Every hospital's profile as of one version, with grids to find those near a point: one of
+/// every facility, and one of those that may take an emergency.
 pub struct Directory {
     pub version: i64,
     pub loaded_at: Timestamp,
     hospitals: Vec<Hospital>,
-    grid: HashMap<(i32, i32), Vec<u32>>,
+    grid: Grid,
+    emergency_grid: Grid,
+    never_emergency: Vec<bool>,
 }
 
 fn cell(latitude: f64, longitude: f64) -> (i32, i32) {
@@ -117,17 +123,23 @@ fn cell(latitude: f64, longitude: f64) -> (i32, i32) {
 impl Directory {
     pub fn new(version: i64, loaded_at: Timestamp, mut hospitals: Vec<Hospital>) -> Self {
         hospitals.sort_by(|a, b| a.hospital_id.cmp(&b.hospital_id));
-        let mut grid: HashMap<(i32, i32), Vec<u32>> = HashMap::new();
+        let mut grid = Grid::new();
+        let mut emergency_grid = Grid::new();
+        let never_emergency: Vec<bool> = hospitals.iter().map(never_takes_emergencies).collect();
         for (i, h) in hospitals.iter().enumerate() {
-            grid.entry(cell(h.latitude, h.longitude))
-                .or_default()
-                .push(i as u32);
+            let at = cell(h.latitude, h.longitude);
+            grid.entry(at).or_default().push(i as u32);
+            if !never_emergency[i] {
+                emergency_grid.entry(at).or_default().push(i as u32);
+            }
         }
         Directory {
             version,
             loaded_at,
             hospitals,
             grid,
+            emergency_grid,
+            never_emergency,
         }
     }
 
@@ -146,6 +158,23 @@ impl Directory {
     /// Every hospital within `radius_km` of `center`, nearest first (ties by id), as
     /// (index, distance).
     pub fn within(&self, center: Coordinates, radius_km: f64) -> Vec<(usize, f64)> {
+        let mut found = self.near(center, radius_km);
+        found.sort_by(|a, b| {
+            a.1.total_cmp(&b.1).then_with(|| {
+                self.hospitals[a.0]
+                    .hospital_id
+                    .cmp(&self.hospitals[b.0].hospital_id)
+            })
+        });
+        found
+    }
+
+    /// As [`Self::within`], in no particular order (a search orders what it needs itself).
+    pub fn near(&self, center: Coordinates, radius_km: f64) -> Vec<(usize, f64)> {
+        self.near_in(&self.grid, center, radius_km)
+    }
+
+    fn near_in(&self, grid: &Grid, center: Coordinates, radius_km: f64) -> Vec<(usize, f64)> {
         // A degree of latitude is 111 km everywhere; of longitude, less away from the equator.
         let dlat = radius_km / 110.0 + CELL_DEGREES;
         let shrink = center.latitude.to_radians().cos().abs().max(0.01);
@@ -165,25 +194,18 @@ impl Directory {
                 }
             }
         };
-        if cells > self.grid.len() as i64 {
+        if cells > grid.len() as i64 {
             // A huge radius: looking at every occupied cell is cheaper than every possible one.
-            self.grid.values().for_each(&mut visit);
+            grid.values().for_each(&mut visit);
         } else {
             for la in lo.0..=hi.0 {
                 for lo_ in lo.1..=hi.1 {
-                    if let Some(ids) = self.grid.get(&(la, lo_)) {
+                    if let Some(ids) = grid.get(&(la, lo_)) {
                         visit(ids);
                     }
                 }
             }
         }
-        found.sort_by(|a, b| {
-            a.1.total_cmp(&b.1).then_with(|| {
-                self.hospitals[a.0]
-                    .hospital_id
-                    .cmp(&self.hospitals[b.0].hospital_id)
-            })
-        });
         found
     }
 }
@@ -301,9 +323,34 @@ fn batch_size(limit: usize) -> usize {
     (limit * 2).clamp(8, 50)
 }
 
-/// The hospitals at `indices` as they are now (their live items); gone ones are dropped.
-async fn read_live<T: Table>(
-    table: &T,
+/// How old a hospital's live data (beds, emergency department, record of answering) may be
+/// when a search ranks it. Within one process a change is seen at once (the write forgets the
+/// copy); from another process, within this bound. A burst of alerts in one town reads each
+/// hospital about once a second instead of once per alert.
+pub const LIVE_FRESHNESS: Duration = Duration::from_secs(1);
+
+/// Live items this process read lately, decoded, with when they were read.
+#[derive(Default)]
+struct LiveCopies {
+    copies: std::sync::Mutex<HashMap<String, (Arc<Hospital>, i64)>>,
+}
+
+impl LiveCopies {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<Hospital>, i64)>> {
+        self.copies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// This process wrote `hospital_id` (a capacity report, an answer counted, a profile change):
+/// its next search reads it afresh.
+pub fn forget_live<P: Ports>(ports: &P, hospital_id: &str) {
+    ports.cache().get::<LiveCopies>().lock().remove(hospital_id);
+}
+
+/// The hospitals at `picks` as they are now (their live items, or copies younger than
+/// [`LIVE_FRESHNESS`]); gone ones are dropped.
+async fn read_live<P: Ports>(
+    ports: &P,
     directory: &Directory,
     picks: &[(usize, f64)],
     stats: &mut SearchStats,
@@ -311,29 +358,63 @@ async fn read_live<T: Table>(
     if picks.is_empty() {
         return Ok(vec![]);
     }
-    let keys: Vec<Key> = picks
-        .iter()
-        .map(|(i, _)| Hospital::key(&directory.hospitals[*i].hospital_id))
-        .collect();
-    let items = table.get_many(&keys).await?;
-    stats.queries += 1;
-    stats.items_read += keys.len();
+    let copies = ports.cache().get::<LiveCopies>();
+    let now = ports.clock().now().millis();
+    let fresh_after = now - LIVE_FRESHNESS.as_millis() as i64;
+    let mut found: Vec<Option<Arc<Hospital>>> = {
+        let held = copies.lock();
+        picks
+            .iter()
+            .map(|(i, _)| {
+                held.get(&directory.hospitals[*i].hospital_id)
+                    .filter(|(_, at)| *at > fresh_after)
+                    .map(|(h, _)| h.clone())
+            })
+            .collect()
+    };
+    let missing: Vec<usize> = (0..picks.len()).filter(|&k| found[k].is_none()).collect();
+    if !missing.is_empty() {
+        let keys: Vec<Key> = missing
+            .iter()
+            .map(|&k| Hospital::key(&directory.hospitals[picks[k].0].hospital_id))
+            .collect();
+        let items = ports.table().get_many(&keys).await?;
+        stats.queries += 1;
+        stats.items_read += keys.len();
+        let mut held = copies.lock();
+        if held.len() > 4 * directory.len().max(1_000) {
+            held.clear();
+        }
+        for (&k, item) in missing.iter().zip(items) {
+            if let Some(h) = item.as_ref().and_then(Hospital::from_item) {
+                let h = Arc::new(h);
+                held.insert(h.hospital_id.clone(), (h.clone(), now));
+                found[k] = Some(h);
+            }
+        }
+    }
     Ok(picks
         .iter()
-        .zip(items)
-        .filter_map(|((_, d), item)| {
-            item.as_ref()
-                .and_then(Hospital::from_item)
-                .map(|hospital| Candidate {
-                    hospital,
-                    distance_km: *d,
-                })
+        .zip(found)
+        .filter_map(|((_, d), h)| {
+            h.map(|h| Candidate {
+                hospital: Arc::unwrap_or_clone(h),
+                distance_km: *d,
+            })
         })
         .collect())
 }
 
+/// Radii a search tries before the one asked for: most answers are settled close by.
+const STEPS_KM: [f64; 3] = [10.0, 25.0, 50.0];
+
 /// Searches and ranks, from the directory and the candidates' live items: the same answer
 /// as ranking every hospital within the radius with its live data (`tests/search.rs`).
+///
+/// It looks within 10, 25 and 50 km first. When the answer within `r` is full (`limit`
+/// offerable hospitals) and its last score beats the best anything further than `r` could
+/// reach, nothing further can enter it or be shown as passed over (only hospitals nearer
+/// than the top are), so it is the answer for the whole radius.
 pub async fn find<P: Ports>(
     ports: &P,
     center: Coordinates,
@@ -341,28 +422,55 @@ pub async fn find<P: Ports>(
     criteria: &Criteria,
 ) -> Result<(Ranking, SearchStats), DomainError> {
     let directory = current(ports).await?;
+    let mut total = SearchStats::default();
+    for step in STEPS_KM.into_iter().filter(|&r| r < radius_km) {
+        let (ranking, stats) = find_within(ports, &directory, center, step, criteria).await?;
+        total.queries += stats.queries;
+        total.items_read += stats.items_read;
+        let full = ranking.hospitals.len() >= criteria.limit.max(1)
+            && ranking.hospitals.iter().all(|h| h.last_resort.is_none());
+        if full
+            && ranking
+                .hospitals
+                .last()
+                .is_some_and(|h| h.score > crate::hospitals::ranking::best_possible_beyond(step))
+        {
+            total.in_radius = stats.in_radius;
+            return Ok((ranking, total));
+        }
+    }
+    let (ranking, stats) = find_within(ports, &directory, center, radius_km, criteria).await?;
+    total.queries += stats.queries;
+    total.items_read += stats.items_read;
+    total.in_radius = stats.in_radius;
+    Ok((ranking, total))
+}
+
+async fn find_within<P: Ports>(
+    ports: &P,
+    directory: &Directory,
+    center: Coordinates,
+    radius_km: f64,
+    criteria: &Criteria,
+) -> Result<(Ranking, SearchStats), DomainError> {
     let mut stats = SearchStats::default();
-    let within = directory.within(center, radius_km);
-    stats.in_radius = within.len();
-    // Passed over on the profile alone: only the nearest few can be shown (the answer shows
-    // at most MAX_PASSED_OVER, nearest first by rounded distance, so ties at the edge stay).
-    let mut fixed: Vec<Candidate> = Vec::new();
-    let mut edge: Option<f64> = None;
-    // The rest, best possible score first.
+    // An emergency search looks only at the facilities that may take one; the rest are
+    // passed over on sight, and only the nearest of them are ever shown (below).
+    let emergency = criteria.care == Care::Emergency;
+    let grid = if emergency {
+        &directory.emergency_grid
+    } else {
+        &directory.grid
+    };
+    let near = directory.near_in(grid, center, radius_km);
+    stats.in_radius = near.len();
+    // Passed over on the profile alone, and the rest with the best each could score.
+    let mut ruled_out: Vec<(f64, usize)> = Vec::new();
     let mut open: Vec<(f64, usize, f64)> = Vec::new();
-    for &(i, d) in &within {
+    for &(i, d) in &near {
         let h = &directory.hospitals[i];
-        if static_exclusion(h, criteria).is_some() {
-            let shown = (d * 1000.0).round();
-            if edge.is_none_or(|e| shown <= e) {
-                fixed.push(Candidate {
-                    hospital: h.clone(),
-                    distance_km: d,
-                });
-                if fixed.len() == crate::hospitals::ranking::MAX_PASSED_OVER {
-                    edge = Some(shown);
-                }
-            }
+        if static_reason(h, criteria).is_some() {
+            ruled_out.push(((d * 1000.0).round(), i));
         } else {
             open.push((upper_bound(h, d, criteria), i, d));
         }
@@ -372,7 +480,6 @@ pub async fn find<P: Ports>(
             .then_with(|| a.2.total_cmp(&b.2))
             .then_with(|| a.1.cmp(&b.1))
     });
-    let table = ports.table();
     let wanted = criteria.limit.max(1);
     let mut read: Vec<Candidate> = Vec::new();
     let mut scores: Vec<f64> = Vec::new();
@@ -380,7 +487,7 @@ pub async fn find<P: Ports>(
     while next < open.len() {
         let end = (next + batch_size(wanted)).min(open.len());
         let picks: Vec<(usize, f64)> = open[next..end].iter().map(|&(_, i, d)| (i, d)).collect();
-        for c in read_live(table, &directory, &picks, &mut stats).await? {
+        for c in read_live(ports, directory, &picks, &mut stats).await? {
             if criteria.qualifies(&c.hospital) {
                 scores.push(crate::hospitals::ranking::score_of(&c, criteria));
             }
@@ -396,22 +503,66 @@ pub async fn find<P: Ports>(
             break;
         }
     }
-    // The unread ones nearer than the top may have to be explained (`passed_over`).
     let top = rank(&read, criteria)
         .hospitals
         .first()
         .map(|h| h.distance_km);
+    if emergency {
+        // Facilities that never take an emergency appear only nearer than the top (or, with
+        // nothing to offer, anywhere in the radius).
+        let reach = top.map_or(radius_km, |t| (t + 0.001).min(radius_km));
+        for (i, d) in directory.near_in(&directory.grid, center, reach) {
+            if directory.never_emergency[i] {
+                ruled_out.push(((d * 1000.0).round(), i));
+            }
+        }
+    }
+    // Only the nearest of those can be shown: the answer lists at most MAX_PASSED_OVER,
+    // nearest first by rounded distance then id, so ties at the edge stay in.
+    let by_shown = |a: &(f64, usize), b: &(f64, usize)| {
+        a.0.total_cmp(&b.0).then_with(|| {
+            directory.hospitals[a.1]
+                .hospital_id
+                .cmp(&directory.hospitals[b.1].hospital_id)
+        })
+    };
+    let shown = crate::hospitals::ranking::MAX_PASSED_OVER;
+    if ruled_out.len() > shown {
+        ruled_out.select_nth_unstable_by(shown - 1, by_shown);
+        let edge = ruled_out[shown - 1].0;
+        ruled_out.retain(|r| r.0 <= edge);
+    }
+    read.extend(ruled_out.iter().map(|&(_, i)| {
+        let h = &directory.hospitals[i];
+        Candidate {
+            distance_km: center.distance_km(h.coordinates()),
+            hospital: h.clone(),
+        }
+    }));
+    // Every unread one nearer than the top is passed over (its bound loses to the list), so
+    // only its reason is unknown, and only those that make the shown few need reading: past
+    // a full list of what is known, nearest first, none of them can appear.
     if let Some(top) = top {
+        let known = rank(&read, criteria).passed_over;
+        let edge = (known.len() >= shown)
+            .then(|| known.last().map(|p| (p.distance_km, p.hospital_id.clone())))
+            .flatten();
         let nearer: Vec<(usize, f64)> = open[next..]
             .iter()
-            .filter(|&&(_, _, d)| d < top)
+            .filter(|&&(_, i, d)| {
+                let shown_km = (d * 1000.0).round() / 1000.0;
+                shown_km < top
+                    && edge.as_ref().is_none_or(|(km, id)| {
+                        (shown_km, directory.hospitals[i].hospital_id.as_str())
+                            <= (*km, id.as_str())
+                    })
+            })
             .map(|&(_, i, d)| (i, d))
             .collect();
         for chunk in nearer.chunks(haven_kernel::ports::table::MAX_BATCH_GET) {
-            read.extend(read_live(table, &directory, chunk, &mut stats).await?);
+            read.extend(read_live(ports, directory, chunk, &mut stats).await?);
         }
     }
-    read.extend(fixed);
     Ok((rank(&read, criteria), stats))
 }
 
@@ -437,12 +588,12 @@ pub async fn nearest_beyond<P: Ports>(
         .within(center, MAX_RADIUS_KM)
         .into_iter()
         .filter(|&(i, d)| {
-            d > radius_km && static_exclusion(&directory.hospitals[i], criteria).is_none()
+            d > radius_km && static_reason(&directory.hospitals[i], criteria).is_none()
         })
         .collect();
     for chunk in picks.chunks(batch_size(pool)) {
         beyond.extend(
-            read_live(ports.table(), &directory, chunk, &mut stats)
+            read_live(ports, &directory, chunk, &mut stats)
                 .await?
                 .into_iter()
                 .filter(|c| criteria.qualifies(&c.hospital)),

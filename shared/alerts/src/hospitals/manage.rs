@@ -470,6 +470,7 @@ pub(crate) async fn write_with_retry<P: Ports>(
         };
         match outcome {
             Ok(()) => {
+                directory::forget_live(ports, hospital_id);
                 if profile_changed {
                     directory::changed_here(ports);
                 }

@@ -261,31 +261,39 @@ fn exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
 /// before the live ones, so the directory can pass a facility over without reading its
 /// capacity.
 pub(crate) fn static_exclusion(h: &Hospital, c: &Criteria) -> Option<(&'static str, String)> {
+    let reason = static_reason(h, c)?;
+    let detail = match reason {
+        "below_level" => format!(
+            "level {} is below the level {} asked for",
+            h.level, c.min_level
+        ),
+        "lacks_specialty" => format!(
+            "does not offer {} care",
+            c.specialty.as_deref().unwrap_or_default()
+        ),
+        _ => why_not(h, c.emergency_care(h)),
+    };
+    Some((reason, detail))
+}
+
+/// The code of [`static_exclusion`] alone: the directory asks it of every hospital in the
+/// radius, so it builds no sentence.
+pub(crate) fn static_reason(h: &Hospital, c: &Criteria) -> Option<&'static str> {
     if c.care == Care::Emergency {
         match c.emergency_care(h) {
             EmergencyCare::Capable => {}
             EmergencyCare::StabiliseOnly if c.stabilise_as_last_resort => {}
-            care @ EmergencyCare::StabiliseOnly => {
-                return Some((STABILISATION_ONLY, why_not(h, care)));
-            }
-            care @ EmergencyCare::None => {
-                return Some(("no_emergency_care", why_not(h, care)));
-            }
+            EmergencyCare::StabiliseOnly => return Some(STABILISATION_ONLY),
+            EmergencyCare::None => return Some("no_emergency_care"),
         }
     }
     if h.level < c.min_level {
-        return Some((
-            "below_level",
-            format!(
-                "level {} is below the level {} asked for",
-                h.level, c.min_level
-            ),
-        ));
+        return Some("below_level");
     }
     if let Some(s) = c.specialty.as_deref().filter(|_| c.specialty_required)
         && !h.offers(s)
     {
-        return Some(("lacks_specialty", format!("does not offer {s} care")));
+        return Some("lacks_specialty");
     }
     None
 }
@@ -356,6 +364,25 @@ pub fn upper_bound(h: &Hospital, distance_km: f64, c: &Criteria) -> f64 {
     weighted(&parts)
 }
 
+/// The travel part at an ETA: 1 within the grace, halving `TRAVEL_HALF_MINUTES` after it.
+fn travel_part(eta_minutes: f64) -> f64 {
+    TRAVEL_HALF_MINUTES / (TRAVEL_HALF_MINUTES + (eta_minutes - TRAVEL_GRACE_MINUTES).max(0.0))
+}
+
+/// The most any hospital `distance_km` away or further could score: travel at that distance,
+/// every other part at its best. Travel only falls with distance, so a search that has the
+/// `limit`-th score above this at radius `r` need not look beyond `r`.
+pub fn best_possible_beyond(distance_km: f64) -> f64 {
+    weighted(&ScoreParts {
+        travel: travel_part(eta_minutes(distance_km)),
+        specialty: 1.0,
+        capacity: 1.0,
+        ed_status: 1.0,
+        level: 1.0,
+        performance: 1.0,
+    })
+}
+
 /// A candidate's score as `rank` gives it.
 pub(crate) fn score_of(c: &Candidate, criteria: &Criteria) -> f64 {
     weighted(&score_parts(&c.hospital, c.distance_km, criteria))
@@ -398,7 +425,7 @@ pub fn score_parts(h: &Hospital, distance_km: f64, c: &Criteria) -> ScoreParts {
         _ => 0.5,
     };
     ScoreParts {
-        travel: TRAVEL_HALF_MINUTES / (TRAVEL_HALF_MINUTES + (eta - TRAVEL_GRACE_MINUTES).max(0.0)),
+        travel: travel_part(eta),
         specialty,
         capacity,
         ed_status: if h.ed_status == EdStatus::Open {

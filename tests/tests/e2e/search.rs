@@ -294,14 +294,16 @@ async fn the_directory_follows_profile_changes_and_reads_capacity_live() {
         "the bump was seen: {:?}",
         ids(&fresh)
     );
-    // Capacity is read live: B's department closes, and the very next search knows.
+    // Capacity is live: B's department closes (written by another process, straight to the
+    // table). Within LIVE_FRESHNESS this process may still rank its copy; after it, never.
     let mut closed = manage::load(&ports, &b).await.expect("load");
     closed.ed_status = EdStatus::Closed;
-    ports
+    other
         .table()
         .put(closed.to_item(), None)
         .await
         .expect("put");
+    clock.advance(directory::LIVE_FRESHNESS);
     let (live, _) = directory::find(&ports, center, 25.0, c)
         .await
         .expect("find");

@@ -2,14 +2,13 @@
 //! commands, which database it writes), and `haven-local` started on another port, whose
 //! links in texts must point at that port.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-const ADMIN_PASSWORD: &str = "violet harbour compass 93 drum";
+use crate::process::{ADMIN_PASSWORD, send, sign_in, start_gateway};
 
 fn admin_command(cwd: &Path, run_dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_haven-admin"));
@@ -58,79 +57,11 @@ fn help_lists_the_commands_and_unknown_commands_change_nothing() {
     );
 }
 
-struct Gateway {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `haven-local` on a free port (PORT=0), as `make dev` starts it.
-fn start_gateway(data_dir: &Path, run_dir: &Path) -> Gateway {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_haven-local"))
-        .env("PORT", "0")
-        .env("HAVEN_DATA_DIR", data_dir)
-        .env("HAVEN_RUN_DIR", run_dir)
-        .env("HAVEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env_remove("HAVEN_PUBLIC_URL")
-        .env_remove("HAVEN_BACKEND")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("haven-local");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("haven-local printed its address")
-            .expect("a line");
-        if let Some(rest) = line.strip_prefix("Haven is running at ") {
-            break rest.split_whitespace().next().expect("url").to_owned();
-        }
-    };
-    // Keep draining stdout so the gateway never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Gateway { child, url }
-}
-
-async fn send(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    haven_webhooks::install_default_crypto();
-    let mut r = reqwest::Client::new().request(method.parse().expect("method"), url);
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let response = r.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn sign_in(base: &str, email: &str, password: &str) -> String {
-    let (status, body) = send(
-        "POST",
-        &format!("{base}/api/v1/auth/login"),
-        None,
-        Some(json!({"email": email, "password": password})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().expect("token").to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_on_another_port_links_to_that_port_and_haven_admin_knows_its_database() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (data, run) = (dir.path().join("gateway-data"), dir.path().join("run"));
-    let gw = start_gateway(&data, &run);
+    let gw = start_gateway(&data, &run, &[]);
     assert!(!gw.url.ends_with(":3000"), "PORT=0 picked a free port");
 
     // haven-admin says which database it writes, and whether the gateway serves it.
