@@ -24,16 +24,7 @@ pub struct BurstReport {
 }
 
 /// Nairobi's demo hospitals: an alert in the city may be offered to any of them.
-pub const NAIROBI: [&str; 8] = [
-    "demo-knh",
-    "demo-akuh-nairobi",
-    "demo-nairobi-hospital",
-    "demo-mp-shah",
-    "demo-mama-lucy",
-    "demo-mbagathi",
-    "demo-gertrudes",
-    "demo-pumwani",
-];
+pub use haven_local::seed::NAIROBI_HOSPITALS as NAIROBI;
 
 /// Sends `n` alerts from points about a kilometre apart around Nairobi (so none joins
 /// another), `concurrency` at a time, and waits up to `limit` for every delivery.

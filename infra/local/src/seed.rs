@@ -14,6 +14,19 @@ fn marker() -> Key {
     Key::new("META#DEMO", "SEED#v3")
 }
 
+/// The demo hospitals in Nairobi: an alert in the city may be offered to any of them (tests
+/// point all of their webhooks at one receiver).
+pub const NAIROBI_HOSPITALS: [&str; 8] = [
+    "demo-knh",
+    "demo-akuh-nairobi",
+    "demo-nairobi-hospital",
+    "demo-mp-shah",
+    "demo-mama-lucy",
+    "demo-mbagathi",
+    "demo-gertrudes",
+    "demo-pumwani",
+];
+
 pub fn demo_hospitals() -> Result<Vec<Hospital>, serde_json::Error> {
     serde_json::from_str(HOSPITALS)
 }
@@ -106,4 +119,20 @@ pub async fn load_demo_fleet<T: Table>(
         }
     }
     Ok(written / 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nairobi_list_names_demo_hospitals() {
+        let seeded = demo_hospitals().expect("seed");
+        for id in NAIROBI_HOSPITALS {
+            assert!(
+                seeded.iter().any(|h| h.hospital_id == id),
+                "{id} is not seeded"
+            );
+        }
+    }
 }

@@ -26,16 +26,7 @@ const WITHIN: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "amber falcon river quartz 42";
 
 /// The demo hospitals an alert around Nairobi may be offered to; all send to the receiver.
-const NAIROBI: [&str; 8] = [
-    "demo-knh",
-    "demo-akuh-nairobi",
-    "demo-nairobi-hospital",
-    "demo-mp-shah",
-    "demo-mama-lucy",
-    "demo-mbagathi",
-    "demo-gertrudes",
-    "demo-pumwani",
-];
+use haven_local::seed::NAIROBI_HOSPITALS as NAIROBI;
 
 #[derive(Clone)]
 struct Receipt {
