@@ -343,3 +343,6 @@ pub async fn outbox_relay<P: Ports>(
     let report = handoff::relay(ports, 100).await?;
     Ok(serde_json::to_value(report)?)
 }
+
+#[cfg(test)]
+mod handler_tests;

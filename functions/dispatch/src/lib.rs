@@ -103,3 +103,6 @@ pub async fn propose<P: Ports>(ports: &P, caller: Caller, req: Request) -> Handl
     let proposals = fleet::propose(ports, &viewer(&caller)?, alert_id).await?;
     json_response(StatusCode::OK, &proposals)
 }
+
+#[cfg(test)]
+mod handler_tests;

@@ -144,3 +144,6 @@ pub async fn history<P: Ports>(ports: &P, caller: Caller, req: Request) -> Handl
     .await?;
     json_response(StatusCode::OK, &page)
 }
+
+#[cfg(test)]
+mod use_case_tests;

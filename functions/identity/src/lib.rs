@@ -168,3 +168,6 @@ pub async fn jwks<P: Ports>(ports: &P, _caller: Caller, _req: Request) -> Handle
     );
     Ok(response)
 }
+
+#[cfg(test)]
+mod use_case_tests;

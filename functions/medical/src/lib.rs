@@ -102,3 +102,6 @@ pub async fn break_glass<P: Ports>(ports: &P, caller: Caller, req: Request) -> H
     let stored = records::break_glass(ports, &reader, alert_id).await?;
     Ok(private(json_response(StatusCode::OK, &stored)?))
 }
+
+#[cfg(test)]
+mod record_tests;

@@ -80,3 +80,6 @@ pub async fn route_not_found<P: Ports>(_ports: &P, _caller: Caller, req: Request
         RouteMatch::NotFound => ApiError::RouteNotFound { method, path },
     })
 }
+
+#[cfg(test)]
+mod handler_tests;

@@ -268,3 +268,6 @@ pub async fn track<P: Ports>(ports: &P, caller: Caller, req: Request) -> Handler
     let positions = track::read(ports, &viewer(&caller)?, alert_id).await?;
     json_response(StatusCode::OK, &positions)
 }
+
+#[cfg(test)]
+mod socket_tests;

@@ -1,27 +1,33 @@
 //! The one SQLite database every port of the embedded backend shares.
 //!
 //! One writer connection and a few reader connections per `EmbeddedBackend::open`, each
-//! behind its own mutex and used only on tokio's blocking pool, so no async task ever holds
-//! one across an await. WAL mode lets the readers run beside the writer, in this process and
-//! in others (`cargo lambda watch` runs each function as its own process). Writes take the
-//! lock up front (`BEGIN IMMEDIATE`) so they wait in the busy handler instead of failing on a
-//! lock upgrade, and `busy_timeout` bounds the wait.
+//! behind its own mutex, never held across an await. A lookup by key runs on the calling
+//! thread; a query that may read many rows runs on tokio's blocking pool. WAL mode lets the
+//! readers run beside the writer, in this process and in others (`cargo lambda watch` runs
+//! each function as its own process). A batch takes the write lock up front
+//! (`BEGIN IMMEDIATE`) so it waits in the busy handler instead of failing on a lock upgrade,
+//! and `busy_timeout` bounds the wait.
+//!
+//! Writes go to one writer thread, which runs every write waiting in one transaction (each
+//! write in its own savepoint) and commits once: under a burst, a commit per batch instead of
+//! per write, and no thread blocked on a lock for the writer.
 //!
 //! Durability: the writer commits with `synchronous = NORMAL` (no fsync per commit), and a
-//! write that must survive a power cut (every table write, every message or event sent) is
-//! made durable after its commit by one `fdatasync` of the WAL file, shared by every commit
-//! that came before it (group commit). Bookkeeping of work in progress (receiving, deleting,
+//! batch holding a write that must survive a power cut (every table write, every message or
+//! event sent) is made durable by one `fdatasync` of the WAL before any of its writes is
+//! answered (group commit). Bookkeeping of work in progress (receiving, deleting,
 //! delaying a message) is not synced on its own: the WAL is a log, so a power cut can lose
 //! only its tail, never reorder it, and what it loses is work that is then done again
 //! (a message delivered again carries its old `webhook-id`), never work that was accepted.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use haven_kernel::{Clock, Timestamp};
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, Savepoint, TransactionBehavior};
 use tokio::sync::Notify;
 
 use crate::EmbeddedError;
@@ -95,7 +101,7 @@ CREATE TABLE IF NOT EXISTS sms_outbox (
 /// What went wrong below a port, before it becomes that port's error. The text never holds
 /// stored data: SQLite's own messages name tables and columns, not values, and decoding
 /// errors are replaced by a fixed description.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum DbError {
     /// Another connection held the lock past the busy timeout.
     Busy,
@@ -143,12 +149,56 @@ impl<T> Db<T> for rusqlite::Result<T> {
     }
 }
 
+/// Wakes this process's long polls of one queue, and only that queue's, when a message may
+/// have become visible there: one poller per message sent, not every poller of every queue
+/// (each woken poller takes the writer to receive, so waking all of them for every message
+/// cost the burst ~10 ms of CPU per alert). Sends from other processes are found by polling.
+#[derive(Default)]
+pub(crate) struct Wakeups {
+    queues: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Wakeups {
+    /// The signal of `queue`'s long polls.
+    pub fn of(&self, queue: &str) -> Arc<Notify> {
+        let mut queues = relock(&self.queues);
+        match queues.get(queue) {
+            Some(n) => n.clone(),
+            None => {
+                let n = Arc::new(Notify::new());
+                queues.insert(queue.to_owned(), n.clone());
+                n
+            }
+        }
+    }
+
+    /// `messages` may have become visible on `queue`: wakes that many of its pollers (a
+    /// poller busy elsewhere finds the permit when it next waits).
+    pub fn sent(&self, queue: &str, messages: usize) {
+        let signal = self.of(queue);
+        for _ in 0..messages {
+            signal.notify_one();
+        }
+    }
+
+    /// Anything may have changed on `queue`: every poller of it looks.
+    pub fn all_of(&self, queue: &str) {
+        self.of(queue).notify_waiters();
+    }
+
+    /// Anything may have changed on any queue.
+    pub fn everyone(&self) {
+        for signal in relock(&self.queues).values() {
+            signal.notify_waiters();
+        }
+    }
+}
+
 /// State shared by every handle of one open backend.
 pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
-    /// Wakes in-process long polls when a message may have become visible; other processes
-    /// are noticed by polling.
-    pub poke: Notify,
+    /// Wakes in-process long polls of a queue when a message may have become visible there.
+    pub wakeups: Wakeups,
     last_sweep_ms: AtomicI64,
 }
 
@@ -180,22 +230,36 @@ pub(crate) enum Durability {
     Lazy,
 }
 
-/// Group commit of the WAL: commits are numbered as they happen (under the writer lock), and
-/// one `fdatasync` makes every commit numbered before it durable.
-struct Syncs {
-    committed: AtomicU64,
-    synced: Mutex<u64>,
+/// The writer connection and what its thread needs: shared by the backend's handles and the
+/// writer thread, which ends when the last handle is dropped.
+struct Writer {
+    conn: Mutex<Connection>,
+    wal: PathBuf,
     /// How many times the WAL was synced, for tests and benchmarks.
-    count: AtomicU64,
+    syncs: AtomicU64,
+    shared: Arc<Shared>,
 }
 
+/// One write as the writer thread runs it: the caller's closure, which reports whether it
+/// succeeded and returns how to hand its result back once the batch is committed (and synced).
+type Job = Box<dyn FnOnce(&mut Connection, &Shared) -> Finish + Send>;
+
+struct Finish {
+    ok: bool,
+    durability: Durability,
+    /// Hands back the result, or the batch's error when the batch did not commit.
+    reply: Box<dyn FnOnce(Option<DbError>) + Send>,
+}
+
+/// Writes taken into one transaction at most.
+const MAX_BATCH: usize = 64;
+
 struct Inner {
-    writer: Mutex<Connection>,
+    writer: Arc<Writer>,
+    jobs: std::sync::mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    wal: PathBuf,
-    syncs: Syncs,
-    shared: Shared,
+    shared: Arc<Shared>,
 }
 
 #[derive(Clone)]
@@ -204,6 +268,9 @@ pub(crate) struct Database(Arc<Inner>);
 fn connect(path: &Path) -> Result<Connection, EmbeddedError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // The table, queue and topic statements together are more than rusqlite's default of 16:
+    // with that cache they pushed each other out and were parsed again on every call.
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
 
@@ -249,21 +316,32 @@ impl Database {
             .collect::<Result<Vec<_>, EmbeddedError>>()?;
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
+        let shared = Arc::new(Shared {
+            clock,
+            wakeups: Wakeups::default(),
+            last_sweep_ms: AtomicI64::new(i64::MIN),
+        });
+        let writer = Arc::new(Writer {
+            conn: Mutex::new(conn),
+            wal: PathBuf::from(wal),
+            syncs: AtomicU64::new(0),
+            shared: shared.clone(),
+        });
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let on_thread = writer.clone();
+        std::thread::Builder::new()
+            .name("haven-sqlite-writer".into())
+            .spawn(move || write_batches(&on_thread, &queue))
+            .map_err(|source| EmbeddedError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(Database(Arc::new(Inner {
-            writer: Mutex::new(conn),
+            writer,
+            jobs,
             readers,
             next_reader: AtomicUsize::new(0),
-            wal: PathBuf::from(wal),
-            syncs: Syncs {
-                committed: AtomicU64::new(0),
-                synced: Mutex::new(0),
-                count: AtomicU64::new(0),
-            },
-            shared: Shared {
-                clock,
-                poke: Notify::new(),
-                last_sweep_ms: AtomicI64::new(i64::MIN),
-            },
+            shared,
         })))
     }
 
@@ -275,7 +353,7 @@ impl Database {
     /// no open transaction behind (rusqlite rolls back on drop), so a poisoned lock is still
     /// usable.
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
-        relock(&self.0.writer)
+        relock(&self.0.writer.conn)
     }
 
     /// A reader connection: a free one if there is, else the next in turn.
@@ -292,29 +370,19 @@ impl Database {
 
     /// Times the WAL was synced since the backend opened.
     pub fn syncs(&self) -> u64 {
-        self.0.syncs.count.load(Ordering::Relaxed)
+        self.0.writer.syncs.load(Ordering::Relaxed)
     }
 
-    /// Makes every commit up to `ticket` durable: one `fdatasync` of the WAL covers all the
-    /// commits before it, so concurrent writers mostly find theirs already done.
-    fn make_durable(&self, ticket: u64) -> Result<(), DbError> {
-        let syncs = &self.0.syncs;
-        let mut synced = relock(&syncs.synced);
-        if *synced >= ticket {
-            return Ok(());
-        }
-        let target = syncs.committed.load(Ordering::Acquire);
-        match std::fs::File::open(&self.0.wal) {
-            Ok(f) => f
-                .sync_data()
-                .map_err(|_| DbError::Corrupt("the WAL could not be synced"))?,
-            // A checkpoint that reset the WAL has already synced the database file.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(_) => return Err(DbError::Corrupt("the WAL could not be opened to sync")),
-        }
-        syncs.count.fetch_add(1, Ordering::Relaxed);
-        *synced = target;
-        Ok(())
+    /// Runs a short read (a few lookups by key) on the calling thread. Its statements take
+    /// microseconds, less than the two thread hand-offs of the blocking pool cost on every
+    /// request, and in WAL mode a reader never waits for the writer. Scans and queries that
+    /// may read many rows go through [`Self::read`].
+    pub fn read_here<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection, &Shared) -> Result<T, E>,
+    {
+        let conn = self.reader();
+        f(&conn, &self.0.shared)
     }
 
     /// Runs a read on a reader connection on the blocking pool.
@@ -336,45 +404,133 @@ impl Database {
         }
     }
 
-    /// Runs `f` (which commits its own transaction) on the writer connection on the blocking
-    /// pool; a `Durable` write returns once it is on disk.
+    /// Runs `f` on the writer thread, inside the batch transaction of the writes queued with
+    /// it (`f`'s own transaction is a savepoint there); a `Durable` write returns once the
+    /// batch is on disk.
     pub async fn write<T, E, F>(&self, durability: Durability, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Connection, &Shared) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let db = self.clone();
-        match tokio::task::spawn_blocking(move || {
-            let (result, ticket) = {
-                let mut conn = db.lock();
-                let result = f(&mut conn, &db.0.shared);
-                // Numbered while the writer is held, so tickets follow commit order.
-                let ticket = db.0.syncs.committed.fetch_add(1, Ordering::AcqRel) + 1;
-                (result, ticket)
-            };
-            match result {
-                Ok(value) if durability == Durability::Durable => {
-                    db.make_durable(ticket).map_err(E::from)?;
-                    Ok(value)
-                }
-                other => other,
+        let (sender, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn, shared| {
+            let result = f(conn, shared);
+            Finish {
+                ok: result.is_ok(),
+                durability,
+                reply: Box::new(move |failed| {
+                    let result = match (failed, result) {
+                        (Some(e), Ok(_)) => Err(E::from(e)),
+                        (_, result) => result,
+                    };
+                    // The caller may have gone (its request was cancelled): nothing to tell.
+                    let _ = sender.send(result);
+                }),
             }
-        })
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(DbError::Task.into()),
+        });
+        if self.0.jobs.send(job).is_err() {
+            return Err(DbError::Task.into());
+        }
+        answer.await.unwrap_or_else(|_| Err(DbError::Task.into()))
+    }
+}
+
+/// The writer thread: takes every write waiting, runs them in one `BEGIN IMMEDIATE`
+/// transaction (each in its own savepoint, so one that fails leaves nothing behind), commits
+/// once, syncs the WAL once if any of them must be durable, then answers them all. Under a
+/// burst this turns a commit and a sync per write into one per batch, and no thread waits on
+/// a lock for the writer. Ends when the backend's last handle is dropped.
+fn write_batches(writer: &Writer, queue: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut conn = relock(&writer.conn);
+        let mut finished = Vec::with_capacity(batch.len());
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").db() {
+            drop(conn);
+            // Another process held the write lock past the busy timeout, or SQLite is failing:
+            // the batch is not run, and its callers see their write fail (dropping a job drops
+            // its answer channel).
+            tracing::warn!(error = %e.describe(), writes = batch.len(), "a batch of writes could not begin");
+            continue;
+        }
+        for job in batch {
+            if conn.execute_batch("SAVEPOINT job").is_err() {
+                drop(job);
+                continue;
+            }
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job(&mut conn, &writer.shared)
+            }));
+            match run {
+                Ok(finish) => {
+                    let undo = if finish.ok {
+                        "RELEASE job"
+                    } else {
+                        "ROLLBACK TO job; RELEASE job"
+                    };
+                    if conn.execute_batch(undo).is_err() {
+                        (finish.reply)(Some(DbError::Corrupt("a write could not be finished")));
+                        continue;
+                    }
+                    finished.push(finish);
+                }
+                // Its answer channel is gone with it: the caller sees the task failed.
+                Err(_) => {
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                }
+            }
+        }
+        let committed = conn.execute_batch("COMMIT").db();
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        drop(conn);
+        let synced = match &committed {
+            Ok(())
+                if finished
+                    .iter()
+                    .any(|f| f.ok && f.durability == Durability::Durable) =>
+            {
+                sync_wal(writer)
+            }
+            _ => Ok(()),
+        };
+        for finish in finished {
+            let failed = match (&committed, &synced, finish.durability) {
+                (Err(e), _, _) => Some(e.clone()),
+                (Ok(()), Err(e), Durability::Durable) => Some(DbError::Corrupt(e)),
+                _ => None,
+            };
+            (finish.reply)(failed);
         }
     }
+}
+
+/// One `fdatasync` of the WAL: every commit before it is on disk.
+fn sync_wal(writer: &Writer) -> Result<(), &'static str> {
+    match std::fs::File::open(&writer.wal) {
+        Ok(f) => f.sync_data().map_err(|_| "the WAL could not be synced")?,
+        // A checkpoint that reset the WAL has already synced the database file.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => return Err("the WAL could not be opened to sync"),
+    }
+    writer.syncs.fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A write transaction that holds the write lock from its first statement.
-pub(crate) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, DbError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .db()
+/// A write's own transaction: a savepoint inside the writer thread's batch (which holds the
+/// write lock from its `BEGIN IMMEDIATE`); dropped without `commit`, it undoes the write.
+pub(crate) fn immediate(conn: &mut Connection) -> Result<Savepoint<'_>, DbError> {
+    conn.savepoint().db()
 }

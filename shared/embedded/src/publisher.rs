@@ -143,7 +143,7 @@ impl Publisher for SqlitePublisher {
                     .collect::<Result<_, _>>()
                     .db()?;
                 let now = shared.clock.now();
-                let mut delivered = 0usize;
+                let mut delivered = Vec::new();
                 for (queue, policy) in subscriptions {
                     let matches = match FilterPolicy::parse(&policy) {
                         Ok(p) => p.matches(&attributes),
@@ -167,15 +167,15 @@ impl Publisher for SqlitePublisher {
                             now,
                             std::time::Duration::ZERO,
                         )?;
-                        delivered += 1;
+                        delivered.push(queue);
                     }
                 }
                 tx.commit().db()?;
                 Ok(delivered)
             })
             .await?;
-        if delivered > 0 {
-            self.db.shared().poke.notify_waiters();
+        for queue in &delivered {
+            self.db.shared().wakeups.sent(queue, 1);
         }
         Ok(uuid::Uuid::new_v4().to_string())
     }

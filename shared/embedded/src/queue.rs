@@ -15,9 +15,10 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::EmbeddedError;
 use crate::db::{Database, Db, DbError, Durability, Shared, immediate};
 
-/// How often a long poll looks again for messages sent by other processes; sends in this
-/// process wake it at once.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How often a long poll looks again (on a reader, without the write lock) for messages sent
+/// by other processes. Sends in this process wake one of the queue's pollers at once, and a
+/// delayed message's poller wakes when it becomes visible.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 impl From<DbError> for QueueError {
     fn from(e: DbError) -> Self {
@@ -85,14 +86,33 @@ pub(crate) fn insert_message(
     Ok(id)
 }
 
+/// What one attempt at receiving found.
+struct Received {
+    messages: Vec<ReceivedMessage>,
+    /// The dead-letter queue that over-received messages moved to, if any did.
+    moved_to: Option<String>,
+    /// When the queue's next message becomes visible (clock milliseconds), if it holds one
+    /// and this attempt did not fill its batch.
+    next_visible: Option<i64>,
+}
+
+/// When `queue`'s next message becomes visible (clock milliseconds): its smallest
+/// `visible_at`, from the `(queue, visible_at)` index.
+fn next_visible(conn: &Connection, queue: &str) -> Result<Option<i64>, DbError> {
+    conn.prepare_cached("SELECT MIN(visible_at) FROM messages WHERE queue = ?1")
+        .db()?
+        .query_row([queue], |r| r.get(0))
+        .db()
+}
+
 /// One attempt at receiving: delivers up to `max_messages`, moving over-received messages
-/// to the dead-letter queue on the way. Returns the messages and whether any moved.
+/// to the dead-letter queue on the way.
 fn receive_once(
     conn: &mut Connection,
     shared: &Shared,
     queue: &str,
     options: &ReceiveOptions,
-) -> Result<(Vec<ReceivedMessage>, bool), QueueError> {
+) -> Result<Received, QueueError> {
     let tx = immediate(conn)?;
     // Read after the lock is held: waiting for another writer must not age `now`.
     let now = shared.clock.now();
@@ -115,7 +135,7 @@ fn receive_once(
         .millis();
     let wanted = options.max_messages as usize;
     let mut delivered = Vec::new();
-    let mut moved = false;
+    let mut moved_to = None;
     // Walk the visible messages oldest first; `seq` only grows, so each is looked at once
     // even when a zero visibility timeout leaves it visible.
     let mut after_seq = 0i64;
@@ -154,7 +174,7 @@ fn receive_once(
                     .db()?
                     .execute((dlq, now.millis(), seq))
                     .db()?;
-                    moved = true;
+                    moved_to = Some(dlq.clone());
                 }
                 _ => {
                     let receipt = uuid::Uuid::new_v4().to_string();
@@ -180,8 +200,17 @@ fn receive_once(
             }
         }
     }
+    let next_visible = if delivered.len() < wanted {
+        next_visible(&tx, queue)?
+    } else {
+        None
+    };
     tx.commit().db()?;
-    Ok((delivered, moved))
+    Ok(Received {
+        messages: delivered,
+        moved_to,
+        next_visible,
+    })
 }
 
 fn settings_exist(conn: &Connection, queue: &str) -> Result<bool, DbError> {
@@ -228,7 +257,7 @@ impl SqliteQueue {
         }
         drop(conn);
         if reclaimed > 0 {
-            self.db.shared().poke.notify_waiters();
+            self.db.shared().wakeups.everyone();
         }
         Ok(reclaimed)
     }
@@ -283,15 +312,15 @@ impl SqliteQueue {
 impl Queue for SqliteQueue {
     async fn send(&self, queue: &str, message: OutgoingMessage) -> Result<String, QueueError> {
         message.validate()?;
-        let queue = queue.to_owned();
+        let name = queue.to_owned();
         let id = self
             .db
             .write(Durability::Durable, move |conn, shared| {
                 let tx = immediate(conn)?;
-                known(&tx, &queue)?;
+                known(&tx, &name)?;
                 let id = insert_message(
                     &tx,
-                    &queue,
+                    &name,
                     &message.body,
                     &message.attributes,
                     shared.clock.now(),
@@ -301,7 +330,7 @@ impl Queue for SqliteQueue {
                 Ok::<_, QueueError>(id)
             })
             .await?;
-        self.db.shared().poke.notify_waiters();
+        self.db.shared().wakeups.sent(queue, 1);
         Ok(id)
     }
 
@@ -312,28 +341,57 @@ impl Queue for SqliteQueue {
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
         options.validate()?;
         let deadline = tokio::time::Instant::now() + options.wait;
+        let shared = self.db.shared();
+        let signal = shared.wakeups.of(queue);
+        // The first look, and any after a wake-up, receives (under the write lock); a look
+        // after a quiet pause only reads whether anything is visible, so idle pollers never
+        // queue for the writer.
+        let mut receive = true;
         loop {
             // Registered before looking, so a send between the look and the wait still wakes us.
-            let mut poked = pin!(self.db.shared().poke.notified());
-            poked.as_mut().enable();
-            let (queue_name, opts) = (queue.to_owned(), options.clone());
-            let (messages, moved) = self
-                .db
-                .write(Durability::Lazy, move |conn, shared| {
-                    receive_once(conn, shared, &queue_name, &opts)
-                })
-                .await?;
-            if moved {
-                self.db.shared().poke.notify_waiters();
-            }
+            let mut woken = pin!(signal.notified());
+            woken.as_mut().enable();
+            let next = if receive {
+                let (queue_name, opts) = (queue.to_owned(), options.clone());
+                let found = self
+                    .db
+                    .write(Durability::Lazy, move |conn, shared| {
+                        receive_once(conn, shared, &queue_name, &opts)
+                    })
+                    .await?;
+                if let Some(dlq) = &found.moved_to {
+                    shared.wakeups.all_of(dlq);
+                }
+                if !found.messages.is_empty() {
+                    return Ok(found.messages);
+                }
+                found.next_visible
+            } else {
+                let next = self
+                    .db
+                    .read_here(|conn, _| next_visible(conn, queue).map_err(QueueError::from))?;
+                if next.is_some_and(|at| at <= shared.clock.now().millis()) {
+                    receive = true;
+                    continue;
+                }
+                next
+            };
             let now = tokio::time::Instant::now();
-            if !messages.is_empty() || now >= deadline {
-                return Ok(messages);
+            if now >= deadline {
+                return Ok(vec![]);
             }
-            let pause = POLL_INTERVAL.min(deadline - now);
+            // Until the next message is due (at least a millisecond: no spinning), the next
+            // look for other processes' sends, or the end of the wait.
+            let due = next.map(|at| {
+                let ms = at.saturating_sub(shared.clock.now().millis()).max(1);
+                Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+            });
+            let pause = POLL_INTERVAL
+                .min(deadline - now)
+                .min(due.unwrap_or(Duration::MAX));
             tokio::select! {
-                _ = poked => {}
-                _ = tokio::time::sleep(pause) => {}
+                _ = woken => receive = true,
+                _ = tokio::time::sleep(pause) => receive = false,
             }
         }
     }
@@ -364,11 +422,11 @@ impl Queue for SqliteQueue {
         if timeout > MAX_VISIBILITY {
             return Err(QueueError::Invalid("visibility is at most 12 hours".into()));
         }
-        let (queue, receipt) = (queue.to_owned(), receipt_handle.to_owned());
+        let (name, receipt) = (queue.to_owned(), receipt_handle.to_owned());
         self.db
             .write(Durability::Lazy, move |conn, shared| {
                 let tx = immediate(conn)?;
-                known(&tx, &queue)?;
+                known(&tx, &name)?;
                 let now = shared.clock.now();
                 let changed = tx
                     .prepare_cached(
@@ -376,7 +434,7 @@ impl Queue for SqliteQueue {
                          WHERE queue = ?2 AND receipt = ?3 AND visible_at > ?4",
                     )
                     .db()?
-                    .execute((now.plus(timeout).millis(), &queue, &receipt, now.millis()))
+                    .execute((now.plus(timeout).millis(), &name, &receipt, now.millis()))
                     .db()?;
                 if changed == 0 {
                     return Err(QueueError::InvalidReceipt);
@@ -385,7 +443,7 @@ impl Queue for SqliteQueue {
                 Ok(())
             })
             .await?;
-        self.db.shared().poke.notify_waiters();
+        self.db.shared().wakeups.sent(queue, 1);
         Ok(())
     }
 

@@ -375,52 +375,47 @@ impl SqliteTable {
 
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        let key = key.clone();
-        self.db
-            .read(move |conn, shared| {
-                let now = shared.clock.now().epoch_seconds();
-                let body: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT body FROM items WHERE pk = ?1 AND sk = ?2
+        self.db.read_here(|conn, shared| {
+            let now = shared.clock.now().epoch_seconds();
+            let body: Option<String> = conn
+                .prepare_cached(
+                    "SELECT body FROM items WHERE pk = ?1 AND sk = ?2
                             AND (expires_at IS NULL OR expires_at > ?3)",
-                    )
-                    .db()?
-                    .query_row((&key.pk, &key.sk, now), |r| r.get(0))
-                    .optional()
-                    .db()?;
-                let item = body.as_deref().map(decode).transpose()?;
-                Ok(item.filter(|i| !i.is_expired(now)))
-            })
-            .await
+                )
+                .db()?
+                .query_row((&key.pk, &key.sk, now), |r| r.get(0))
+                .optional()
+                .db()?;
+            let item = body.as_deref().map(decode).transpose()?;
+            Ok(item.filter(|i| !i.is_expired(now)))
+        })
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
         if keys.is_empty() {
             return Ok(vec![]);
         }
-        let keys = keys.to_vec();
-        // One reader, one cached statement, all keys: a single trip to the blocking pool.
-        self.db
-            .read(move |conn, shared| {
-                let now = shared.clock.now().epoch_seconds();
-                let mut statement = conn
-                    .prepare_cached(
-                        "SELECT body FROM items WHERE pk = ?1 AND sk = ?2
+        // One reader, one cached statement, all keys, on this thread (a batch is at most
+        // `MAX_BATCH_GET` keys: well under a millisecond).
+        self.db.read_here(|conn, shared| {
+            let now = shared.clock.now().epoch_seconds();
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT body FROM items WHERE pk = ?1 AND sk = ?2
                             AND (expires_at IS NULL OR expires_at > ?3)",
-                    )
-                    .db()?;
-                keys.iter()
-                    .map(|key| {
-                        let body: Option<String> = statement
-                            .query_row((&key.pk, &key.sk, now), |r| r.get(0))
-                            .optional()
-                            .db()?;
-                        let item = body.as_deref().map(decode).transpose()?;
-                        Ok(item.filter(|i| !i.is_expired(now)))
-                    })
-                    .collect()
-            })
-            .await
+                )
+                .db()?;
+            keys.iter()
+                .map(|key| {
+                    let body: Option<String> = statement
+                        .query_row((&key.pk, &key.sk, now), |r| r.get(0))
+                        .optional()
+                        .db()?;
+                    let item = body.as_deref().map(decode).transpose()?;
+                    Ok(item.filter(|i| !i.is_expired(now)))
+                })
+                .collect()
+        })
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {

@@ -100,7 +100,42 @@ pub fn changed_here<P: Ports>(ports: &P) {
         .store(0, Ordering::Release);
 }
 
-type Grid = HashMap<(i32, i32), Vec<u32>>;
+/// Hospitals by grid cell, in one sorted run: a search walks each row of cells its box
+/// covers as one contiguous slice (a binary search to its start), so a 100 km search looks
+/// only at the hospitals in its box, with no hashing and no pointer chasing.
+#[derive(Default)]
+struct Grid {
+    /// Occupied cells in (row, column) order, each with where its hospitals start in `members`.
+    cells: Vec<((i32, i32), u32)>,
+    /// Hospital indexes, cell after cell.
+    members: Vec<u32>,
+}
+
+impl Grid {
+    fn new(mut entries: Vec<((i32, i32), u32)>) -> Self {
+        entries.sort_unstable();
+        let mut grid = Grid::default();
+        for (at, i) in entries {
+            if grid.cells.last().is_none_or(|(c, _)| *c != at) {
+                grid.cells.push((at, grid.members.len() as u32));
+            }
+            grid.members.push(i);
+        }
+        grid
+    }
+
+    /// The hospitals of the cells from `(row, first)` to `(row, last)`.
+    fn row(&self, row: i32, first: i32, last: i32) -> &[u32] {
+        let start = self.cells.partition_point(|(c, _)| *c < (row, first));
+        let end = self.cells.partition_point(|(c, _)| *c <= (row, last));
+        let offset = |k: usize| {
+            self.cells
+                .get(k)
+                .map_or(self.members.len(), |(_, m)| *m as usize)
+        };
+        &self.members[offset(start)..offset(end)]
+    }
+}
 
 /// Every hospital's profile as of one version, with grids to find those near a point: one of
 /// every facility, and one of those that may take an emergency.
@@ -108,6 +143,8 @@ pub struct Directory {
     pub version: i64,
     pub loaded_at: Timestamp,
     hospitals: Vec<Hospital>,
+    /// Where each hospital is, beside the profiles: a search's distance loop reads these only.
+    coordinates: Vec<Coordinates>,
     grid: Grid,
     emergency_grid: Grid,
     never_emergency: Vec<bool>,
@@ -123,22 +160,25 @@ fn cell(latitude: f64, longitude: f64) -> (i32, i32) {
 impl Directory {
     pub fn new(version: i64, loaded_at: Timestamp, mut hospitals: Vec<Hospital>) -> Self {
         hospitals.sort_by(|a, b| a.hospital_id.cmp(&b.hospital_id));
-        let mut grid = Grid::new();
-        let mut emergency_grid = Grid::new();
         let never_emergency: Vec<bool> = hospitals.iter().map(never_takes_emergencies).collect();
-        for (i, h) in hospitals.iter().enumerate() {
-            let at = cell(h.latitude, h.longitude);
-            grid.entry(at).or_default().push(i as u32);
-            if !never_emergency[i] {
-                emergency_grid.entry(at).or_default().push(i as u32);
-            }
-        }
+        let coordinates: Vec<Coordinates> = hospitals.iter().map(Hospital::coordinates).collect();
+        let cells: Vec<((i32, i32), u32)> = hospitals
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (cell(h.latitude, h.longitude), i as u32))
+            .collect();
+        let emergency_cells = cells
+            .iter()
+            .copied()
+            .filter(|&(_, i)| !never_emergency[i as usize])
+            .collect();
         Directory {
             version,
             loaded_at,
             hospitals,
-            grid,
-            emergency_grid,
+            coordinates,
+            grid: Grid::new(cells),
+            emergency_grid: Grid::new(emergency_cells),
             never_emergency,
         }
     }
@@ -184,25 +224,11 @@ impl Directory {
             cell(center.latitude + dlat, center.longitude + dlng),
         );
         let mut found = Vec::new();
-        let cells = (i64::from(hi.0 - lo.0) + 1) * (i64::from(hi.1 - lo.1) + 1);
-        let mut visit = |ids: &Vec<u32>| {
-            for &i in ids {
-                let h = &self.hospitals[i as usize];
-                let d = center.distance_km(h.coordinates());
+        for row in lo.0..=hi.0 {
+            for &i in grid.row(row, lo.1, hi.1) {
+                let d = center.distance_km(self.coordinates[i as usize]);
                 if d <= radius_km {
                     found.push((i as usize, d));
-                }
-            }
-        };
-        if cells > grid.len() as i64 {
-            // A huge radius: looking at every occupied cell is cheaper than every possible one.
-            grid.values().for_each(&mut visit);
-        } else {
-            for la in lo.0..=hi.0 {
-                for lo_ in lo.1..=hi.1 {
-                    if let Some(ids) = grid.get(&(la, lo_)) {
-                        visit(ids);
-                    }
                 }
             }
         }

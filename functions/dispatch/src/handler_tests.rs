@@ -60,7 +60,7 @@ async fn the_fleet_handlers_answer_their_sample_events() {
 
     // A hospital's admin registers for their own hospital only.
     let (code, _) = status(
-        haven_dispatch::create(
+        crate::create(
             &ports,
             caller(Role::HospitalAdmin, Some("other")),
             sample("ambulances-create"),
@@ -69,7 +69,7 @@ async fn the_fleet_handlers_answer_their_sample_events() {
     );
     assert_eq!(code, 403);
     let (code, unit) = status(
-        haven_dispatch::create(
+        crate::create(
             &ports,
             caller(Role::HospitalAdmin, Some("demo-knh")),
             sample("ambulances-create"),
@@ -80,12 +80,12 @@ async fn the_fleet_handlers_answer_their_sample_events() {
     assert_eq!(unit["status"], "available");
     assert_eq!(unit["capabilities"], serde_json::json!(["als"]));
     // The same call sign twice is a conflict (spacing and case do not matter).
-    let (code, _) = status(haven_dispatch::create(&ports, dispatcher(), request("ambulances-create", |e| {
+    let (code, _) = status(crate::create(&ports, dispatcher(), request("ambulances-create", |e| {
         e["body"] = serde_json::json!(r#"{"call_sign": "kbx-101a", "latitude": -1.29, "longitude": 36.82, "capabilities": ["bls"]}"#);
     })).await);
     assert_eq!(code, 409);
     // Crew must be responders' accounts.
-    let (code, problem) = status(haven_dispatch::create(&ports, dispatcher(), request("ambulances-create", |e| {
+    let (code, problem) = status(crate::create(&ports, dispatcher(), request("ambulances-create", |e| {
         e["body"] = serde_json::json!(r#"{"call_sign": "KBX 202", "latitude": -1.29, "longitude": 36.82, "capabilities": ["bls"], "crew": ["nobody"]}"#);
     })).await);
     assert_eq!(
@@ -94,12 +94,11 @@ async fn the_fleet_handlers_answer_their_sample_events() {
         "{problem}"
     );
 
-    let (code, page) =
-        status(haven_dispatch::list(&ports, dispatcher(), sample("ambulances-list")).await);
+    let (code, page) = status(crate::list(&ports, dispatcher(), sample("ambulances-list")).await);
     assert_eq!(code, 200);
     assert_eq!(page["ambulances"].as_array().map(Vec::len), Some(1));
     let (_, page) = status(
-        haven_dispatch::list(
+        crate::list(
             &ports,
             caller(Role::Responder, None),
             sample("ambulances-list"),
@@ -119,27 +118,23 @@ async fn the_fleet_handlers_answer_their_sample_events() {
             e["pathParameters"]["ambulance_id"] = serde_json::json!(id);
         })
     };
-    let (code, got) =
-        status(haven_dispatch::get(&ports, dispatcher(), with_id("ambulances-get")).await);
+    let (code, got) = status(crate::get(&ports, dispatcher(), with_id("ambulances-get")).await);
     assert_eq!((code, got["call_sign"].as_str()), (200, Some("KBX 101A")));
     // The samples name an alert that does not exist, and a unit that does not.
-    let (code, _) =
-        status(haven_dispatch::assign(&ports, dispatcher(), with_id("ambulances-assign")).await);
+    let (code, _) = status(crate::assign(&ports, dispatcher(), with_id("ambulances-assign")).await);
+    assert_eq!(code, 404);
+    let (code, _) = status(crate::get(&ports, dispatcher(), sample("ambulances-get")).await);
     assert_eq!(code, 404);
     let (code, _) =
-        status(haven_dispatch::get(&ports, dispatcher(), sample("ambulances-get")).await);
-    assert_eq!(code, 404);
-    let (code, _) =
-        status(haven_dispatch::propose(&ports, dispatcher(), sample("ambulances-propose")).await);
+        status(crate::propose(&ports, dispatcher(), sample("ambulances-propose")).await);
     assert_eq!(code, 404);
     // A position from a dispatcher moves a free unit; from someone not its crew it is refused.
-    let (code, moved) = status(
-        haven_dispatch::position(&ports, dispatcher(), with_id("ambulances-position")).await,
-    );
+    let (code, moved) =
+        status(crate::position(&ports, dispatcher(), with_id("ambulances-position")).await);
     assert_eq!(code, 200, "{moved}");
     assert_eq!(moved["ambulance"]["position"]["speed_kmh"], 42.0);
     let (code, _) = status(
-        haven_dispatch::position(
+        crate::position(
             &ports,
             caller(Role::Responder, None),
             with_id("ambulances-position"),
@@ -149,10 +144,10 @@ async fn the_fleet_handlers_answer_their_sample_events() {
     assert_eq!(code, 403);
     // A free unit cannot start transporting.
     let (code, problem) =
-        status(haven_dispatch::status(&ports, dispatcher(), with_id("ambulances-status")).await);
+        status(crate::status(&ports, dispatcher(), with_id("ambulances-status")).await);
     assert_eq!(code, 409, "{problem}");
     let (code, _) = status(
-        haven_dispatch::status(
+        crate::status(
             &ports,
             dispatcher(),
             request("ambulances-status", |e| {

@@ -229,12 +229,12 @@ async fn handlers_answer_the_sample_events() {
         lambda_http::request::from_str(&text).expect("an HTTP API event")
     };
     let caller = || Caller::Signed(claims.clone());
-    let first = haven_emergencies::alert(&ports, caller(), event("emergency-alert"))
+    let first = crate::alert(&ports, caller(), event("emergency-alert"))
         .await
         .expect("created");
     assert_eq!(first.status(), 201);
     assert!(first.headers().contains_key("location"));
-    let retried = haven_emergencies::alert(&ports, caller(), event("emergency-alert"))
+    let retried = crate::alert(&ports, caller(), event("emergency-alert"))
         .await
         .expect("replayed");
     assert_eq!(
@@ -252,12 +252,12 @@ async fn handlers_answer_the_sample_events() {
         "cardiac care: {body}"
     );
     // The sample status event names an alert this patient does not have.
-    let missing = haven_emergencies::status(&ports, caller(), event("emergency-status")).await;
+    let missing = crate::status(&ports, caller(), event("emergency-status")).await;
     assert_eq!(
         missing.expect_err("not found").into_response(None).status(),
         404
     );
-    let history = haven_emergencies::history(&ports, caller(), event("emergency-history"))
+    let history = crate::history(&ports, caller(), event("emergency-history"))
         .await
         .expect("history");
     assert_eq!(history.status(), 200);

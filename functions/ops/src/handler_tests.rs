@@ -42,7 +42,7 @@ where
 async fn live_answers_without_touching_dependencies() {
     let (ports, _dir) = ports();
     let r = call(&ports, "health-live", event("health-live"), |c, req| {
-        haven_ops::health_live(&ports, c, req)
+        crate::health_live(&ports, c, req)
     })
     .await;
     assert_eq!(r.status(), 200);
@@ -58,7 +58,7 @@ async fn live_answers_without_touching_dependencies() {
 async fn ready_checks_the_table_and_every_channel_queue() {
     let (ports, _dir) = ports();
     let r = call(&ports, "health-ready", event("health-ready"), |c, req| {
-        haven_ops::health_ready(&ports, c, req)
+        crate::health_ready(&ports, c, req)
     })
     .await;
     assert_eq!(r.status(), 200);
@@ -76,13 +76,13 @@ async fn ready_checks_the_table_and_every_channel_queue() {
 async fn summary_reports_ok_and_version() {
     let (ports, _dir) = ports();
     let r = call(&ports, "health", event("health"), |c, req| {
-        haven_ops::health(&ports, c, req)
+        crate::health(&ports, c, req)
     })
     .await;
     assert_eq!(r.status(), 200);
     let body = json(&r);
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["version"], haven_ops::VERSION);
+    assert_eq!(body["version"], crate::VERSION);
 }
 
 #[tokio::test]
@@ -93,7 +93,7 @@ async fn the_fallback_tells_wrong_methods_from_unknown_paths() {
         &ports,
         "route-not-found",
         event("route-not-found"),
-        |c, req| haven_ops::route_not_found(&ports, c, req),
+        |c, req| crate::route_not_found(&ports, c, req),
     )
     .await;
     assert_eq!(r.status(), 405);
@@ -105,7 +105,7 @@ async fn the_fallback_tells_wrong_methods_from_unknown_paths() {
         .body(Body::Empty)
         .expect("request");
     let r = call(&ports, "route-not-found", unknown, |c, req| {
-        haven_ops::route_not_found(&ports, c, req)
+        crate::route_not_found(&ports, c, req)
     })
     .await;
     assert_eq!(r.status(), 404);

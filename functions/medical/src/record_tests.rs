@@ -125,7 +125,7 @@ async fn an_envelope_moved_onto_another_patient_never_opens() {
     ))
     .expect("event");
     let req = lambda_http::request::from_str(&text).expect("event");
-    let problem = haven_medical::get(&ports, Caller::Signed(claims), req)
+    let problem = crate::get(&ports, Caller::Signed(claims), req)
         .await
         .expect_err("refused")
         .into_response(None);

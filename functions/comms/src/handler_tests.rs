@@ -81,10 +81,9 @@ async fn handlers_answer_the_sample_events() {
     ports.comms.allow_private_webhooks = false;
     with_hospitals(&ports).await;
     let admin = || Caller::Signed(claims(Role::SystemAdmin, None));
-    let configured =
-        haven_comms::webhook_configure(&ports, admin(), http("comms-webhook-configure"))
-            .await
-            .expect("configured");
+    let configured = crate::webhook_configure(&ports, admin(), http("comms-webhook-configure"))
+        .await
+        .expect("configured");
     assert_eq!(configured.status(), 200);
     let configured = body(configured).await;
     assert!(
@@ -101,7 +100,7 @@ async fn handlers_answer_the_sample_events() {
             .contains(&haven_alerts::hospitals::Channel::Webhook)
     );
     let rotated = body(
-        haven_comms::webhook_rotate(&ports, admin(), http("comms-webhook-rotate"))
+        crate::webhook_rotate(&ports, admin(), http("comms-webhook-rotate"))
             .await
             .expect("rotated"),
     )
@@ -109,16 +108,16 @@ async fn handlers_answer_the_sample_events() {
     assert_ne!(rotated["secret"], configured["secret"]);
     // Another hospital's admin may not touch this one's endpoint.
     let other = Caller::Signed(claims(Role::HospitalAdmin, Some("demo-mbagathi")));
-    let refused = haven_comms::webhook_rotate(&ports, other, http("comms-webhook-rotate")).await;
+    let refused = crate::webhook_rotate(&ports, other, http("comms-webhook-rotate")).await;
     assert_eq!(
         refused.expect_err("forbidden").into_response(None).status(),
         403
     );
     // Unknown alerts and links are 404s.
     let dispatcher = Caller::Signed(claims(Role::Dispatcher, None));
-    let missing = haven_comms::status(&ports, dispatcher, http("comms-status")).await;
+    let missing = crate::status(&ports, dispatcher, http("comms-status")).await;
     assert_eq!(missing.expect_err("404").into_response(None).status(), 404);
-    let link = haven_comms::ack_link(&ports, Caller::Anonymous, http("comms-ack-link")).await;
+    let link = crate::ack_link(&ports, Caller::Anonymous, http("comms-ack-link")).await;
     assert_eq!(link.expect_err("404").into_response(None).status(), 404);
     // A browser opening it, or the answer page's form, gets a page saying so, not JSON.
     let mut opened = http("comms-ack-link");
@@ -135,8 +134,8 @@ async fn handlers_answer_the_sample_events() {
     );
     *answered.body_mut() = lambda_http::Body::Text("decision=accept".into());
     for page in [
-        haven_comms::ack_link(&ports, Caller::Anonymous, opened).await,
-        haven_comms::ack_link_answer(&ports, Caller::Anonymous, answered).await,
+        crate::ack_link(&ports, Caller::Anonymous, opened).await,
+        crate::ack_link_answer(&ports, Caller::Anonymous, answered).await,
     ] {
         let page = page.expect("a page");
         assert_eq!(page.status(), 404);
@@ -146,7 +145,7 @@ async fn handlers_answer_the_sample_events() {
         assert!(text.contains("expired or is not valid"), "{text}");
     }
     // The webhook worker parks a message about an alert that does not exist...
-    let batch = haven_comms::webhook_worker(&ports, invocation("comms-webhook-worker"))
+    let batch = crate::webhook_worker(&ports, invocation("comms-webhook-worker"))
         .await
         .expect("batch");
     assert!(batch.batch_item_failures.is_empty());
@@ -161,11 +160,11 @@ async fn handlers_answer_the_sample_events() {
         Some("no such alert")
     );
     // ...a deadline for it is simply stale, and the relay finds nothing stranded.
-    let batch = haven_comms::deadline_worker(&ports, invocation("comms-deadline-worker"))
+    let batch = crate::deadline_worker(&ports, invocation("comms-deadline-worker"))
         .await
         .expect("batch");
     assert!(batch.batch_item_failures.is_empty());
-    let relayed = haven_comms::outbox_relay(&ports, invocation("comms-outbox-relay"))
+    let relayed = crate::outbox_relay(&ports, invocation("comms-outbox-relay"))
         .await
         .expect("relay");
     assert_eq!(relayed, serde_json::json!({"found": 0, "published": 0}));

@@ -1,6 +1,7 @@
 //! The tracking handlers on the sample events of `events/`: the WebSocket routes with real
 //! tokens, and the HTTP routes, on the embedded backend.
 
+use crate::connection_key;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use haven_alerts::emergencies::trigger::{self, Reporter, TriggerRequest};
 use haven_alerts::hospitals::import;
@@ -10,7 +11,6 @@ use haven_identity_core::sessions::{self, Credentials, LoginOutcome};
 use haven_kernel::Role;
 use haven_kernel::ports::{Ports, Table};
 use haven_platform::EmbeddedPorts;
-use haven_tracking::connection_key;
 use lambda_runtime::{Context, LambdaEvent};
 
 type Event = LambdaEvent<ApiGatewayWebsocketProxyRequest>;
@@ -134,7 +134,7 @@ async fn connect_needs_a_token_and_a_watcher_s_role_and_refuses_others_alerts() 
     let (_, pharmacist_token) = account_at(&ports, Role::Pharmacist, Some("demo-knh")).await;
 
     let status = |e| async {
-        haven_tracking::ws_connect(&ports, e)
+        crate::ws_connect(&ports, e)
             .await
             .expect("connect")
             .status_code
@@ -193,9 +193,7 @@ async fn connect_needs_a_token_and_a_watcher_s_role_and_refuses_others_alerts() 
         "sec-websocket-protocol",
         format!("haven, {patient_token}").parse().expect("header"),
     );
-    let r = haven_tracking::ws_connect(&ports, e)
-        .await
-        .expect("connect");
+    let r = crate::ws_connect(&ports, e).await.expect("connect");
     assert_eq!(r.status_code, 200);
     assert_eq!(
         r.headers
@@ -207,9 +205,7 @@ async fn connect_needs_a_token_and_a_watcher_s_role_and_refuses_others_alerts() 
     // Disconnect forgets the connection and what it watched.
     let mut d = event("ws-disconnect");
     d.payload.request_context.connection_id = Some("c3".into());
-    haven_tracking::ws_disconnect(&ports, d)
-        .await
-        .expect("disconnect");
+    crate::ws_disconnect(&ports, d).await.expect("disconnect");
     assert_eq!(
         ports.table().get(&connection_key("c3")).await.expect("get"),
         None
@@ -246,13 +242,13 @@ async fn messages_are_answered_on_the_socket_and_positions_reach_every_watcher()
         ("d1", &dispatcher_token),
         ("o1", &other_token),
     ] {
-        let r = haven_tracking::ws_connect(&ports, connect_event(c, Some(t), None))
+        let r = crate::ws_connect(&ports, connect_event(c, Some(t), None))
             .await
             .expect("connect");
         assert_eq!(r.status_code, 200);
     }
     // The sample subscribe names an alert nobody has: not found, on the socket.
-    haven_tracking::ws_subscribe(
+    crate::ws_subscribe(
         &ports,
         message(
             "ws-subscribe",
@@ -264,7 +260,7 @@ async fn messages_are_answered_on_the_socket_and_positions_reach_every_watcher()
     .expect("subscribe");
     assert_eq!(received(&mut rx_dispatch)[0]["code"], "not-found");
     for c in ["p1", "d1", "o1"] {
-        haven_tracking::ws_subscribe(
+        crate::ws_subscribe(
             &ports,
             message(
                 "ws-subscribe",
@@ -285,7 +281,7 @@ async fn messages_are_answered_on_the_socket_and_positions_reach_every_watcher()
     );
 
     // The patient moves: both watchers hear it; the track has it.
-    let r = haven_tracking::ws_location(&ports, message("ws-location", "p1", serde_json::json!({"action": "location", "latitude": -1.2925, "longitude": 36.8215, "accuracy_m": 8.0}))).await.expect("location");
+    let r = crate::ws_location(&ports, message("ws-location", "p1", serde_json::json!({"action": "location", "latitude": -1.2925, "longitude": 36.8215, "accuracy_m": 8.0}))).await.expect("location");
     assert_eq!(r.status_code, 200);
     let heard = received(&mut rx_dispatch);
     assert_eq!(heard.len(), 1, "{heard:?}");
@@ -333,9 +329,9 @@ async fn messages_are_answered_on_the_socket_and_positions_reach_every_watcher()
         e.payload.request_context.connection_id = Some("d1".into());
         e.payload.body = Some(body.clone());
         let handler = if name == "ws-default" {
-            haven_tracking::ws_default(&ports, e).await
+            crate::ws_default(&ports, e).await
         } else {
-            haven_tracking::ws_location(&ports, e).await
+            crate::ws_location(&ports, e).await
         };
         assert_eq!(handler.expect("answered").status_code, 200);
         let answer = received(&mut rx_dispatch);
@@ -349,9 +345,9 @@ async fn messages_are_answered_on_the_socket_and_positions_reach_every_watcher()
 
     // A watcher that has gone is forgotten at the next fan-out.
     drop(rx_patient);
-    haven_tracking::ws_location(&ports, message("ws-location", "d1", serde_json::json!({"action": "location", "latitude": -1.2925, "longitude": 36.8215, "alert_id": alert, "ambulance_id": "none"}))).await.expect("location");
+    crate::ws_location(&ports, message("ws-location", "d1", serde_json::json!({"action": "location", "latitude": -1.2925, "longitude": 36.8215, "alert_id": alert, "ambulance_id": "none"}))).await.expect("location");
     assert_eq!(received(&mut rx_dispatch)[0]["code"], "not-found");
-    haven_tracking::ws_unsubscribe(
+    crate::ws_unsubscribe(
         &ports,
         message(
             "ws-unsubscribe",
