@@ -215,6 +215,55 @@ mod tests {
         assert_eq!(b.wal_syncs(), before);
     }
 
+    /// Writes queued together share one transaction on the writer thread, each in its own
+    /// savepoint: half of these 40 transactions fail their condition after writing their
+    /// first item; those leave nothing behind, and every other one is whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_write_that_fails_inside_a_batch_leaves_nothing_and_spoils_no_other() {
+        use haven_kernel::ports::TransactOp;
+        let (_dir, b, _) = backend();
+        let taken = Key::new("TAKEN", "X");
+        b.table.put(Item::new(&taken), None).await.expect("put");
+        let writes: Vec<_> = (0..40)
+            .map(|i| {
+                let t = b.table.clone();
+                let taken = taken.clone();
+                tokio::spawn(async move {
+                    let mut ops = vec![TransactOp::Put {
+                        item: Item::new(&Key::new(format!("B#{i}"), "ONE")),
+                        condition: None,
+                    }];
+                    // The odd ones also claim an item that exists: their whole write fails.
+                    let claim = if i % 2 == 1 {
+                        taken
+                    } else {
+                        Key::new(format!("B#{i}"), "TWO")
+                    };
+                    ops.push(TransactOp::Put {
+                        item: Item::new(&claim).with("by", Value::n(i)),
+                        condition: Some(Condition::item_absent()),
+                    });
+                    t.transact_write(ops).await.is_ok()
+                })
+            })
+            .collect();
+        for (i, w) in writes.into_iter().enumerate() {
+            let ok = w.await.expect("task");
+            assert_eq!(ok, i % 2 == 0, "write {i}");
+            let one = b
+                .table
+                .get(&Key::new(format!("B#{i}"), "ONE"))
+                .await
+                .expect("get");
+            assert_eq!(one.is_some(), ok, "write {i} is whole or absent");
+        }
+        let held = b.table.get(&taken).await.expect("get").expect("taken");
+        assert!(
+            held.get("by").is_none(),
+            "no failed write changed the taken item"
+        );
+    }
+
     #[tokio::test]
     async fn messages_a_dead_process_held_come_back_at_once() {
         let (_dir, b, _) = backend();
