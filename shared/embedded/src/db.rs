@@ -172,13 +172,10 @@ impl Wakeups {
         }
     }
 
-    /// `messages` may have become visible on `queue`: wakes that many of its pollers (a
-    /// poller busy elsewhere finds the permit when it next waits).
-    pub fn sent(&self, queue: &str, messages: usize) {
-        let signal = self.of(queue);
-        for _ in 0..messages {
-            signal.notify_one();
-        }
+    /// A message may have become visible on `queue`: wakes one of its pollers (a poller busy
+    /// elsewhere finds the permit when it next waits).
+    pub fn sent(&self, queue: &str) {
+        self.of(queue).notify_one();
     }
 
     /// Anything may have changed on `queue`: every poller of it looks.
@@ -240,9 +237,10 @@ struct Writer {
     shared: Arc<Shared>,
 }
 
-/// One write as the writer thread runs it: the caller's closure, which reports whether it
-/// succeeded and returns how to hand its result back once the batch is committed (and synced).
-type Job = Box<dyn FnOnce(&mut Connection, &Shared) -> Finish + Send>;
+/// One write as the writer thread runs it: given the connection inside the batch, the
+/// caller's closure runs and reports how to hand its result back once the batch is committed
+/// (and synced); given the error that kept the batch from beginning, it answers with that.
+type Job = Box<dyn FnOnce(Result<(&mut Connection, &Shared), DbError>) -> Option<Finish> + Send>;
 
 struct Finish {
     ok: bool,
@@ -259,7 +257,6 @@ struct Inner {
     jobs: std::sync::mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    shared: Arc<Shared>,
 }
 
 #[derive(Clone)]
@@ -325,7 +322,7 @@ impl Database {
             conn: Mutex::new(conn),
             wal: PathBuf::from(wal),
             syncs: AtomicU64::new(0),
-            shared: shared.clone(),
+            shared,
         });
         let (jobs, queue) = std::sync::mpsc::channel();
         let on_thread = writer.clone();
@@ -341,12 +338,11 @@ impl Database {
             jobs,
             readers,
             next_reader: AtomicUsize::new(0),
-            shared,
         })))
     }
 
     pub fn shared(&self) -> &Shared {
-        &self.0.shared
+        &self.0.writer.shared
     }
 
     /// The writer connection, for the synchronous setup API. A panic while it was held left
@@ -382,7 +378,7 @@ impl Database {
         F: FnOnce(&Connection, &Shared) -> Result<T, E>,
     {
         let conn = self.reader();
-        f(&conn, &self.0.shared)
+        f(&conn, &self.0.writer.shared)
     }
 
     /// Runs a read on a reader connection on the blocking pool.
@@ -395,7 +391,7 @@ impl Database {
         let db = self.clone();
         match tokio::task::spawn_blocking(move || {
             let conn = db.reader();
-            f(&conn, &db.0.shared)
+            f(&conn, &db.0.writer.shared)
         })
         .await
         {
@@ -414,9 +410,16 @@ impl Database {
         E: From<DbError> + Send + 'static,
     {
         let (sender, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn, shared| {
+        let job: Job = Box::new(move |batch| {
+            let (conn, shared) = match batch {
+                Ok(inside) => inside,
+                Err(e) => {
+                    let _ = sender.send(Err(E::from(e)));
+                    return None;
+                }
+            };
             let result = f(conn, shared);
-            Finish {
+            Some(Finish {
                 ok: result.is_ok(),
                 durability,
                 reply: Box::new(move |failed| {
@@ -427,7 +430,7 @@ impl Database {
                     // The caller may have gone (its request was cancelled): nothing to tell.
                     let _ = sender.send(result);
                 }),
-            }
+            })
         });
         if self.0.jobs.send(job).is_err() {
             return Err(DbError::Task.into());
@@ -455,21 +458,24 @@ fn write_batches(writer: &Writer, queue: &std::sync::mpsc::Receiver<Job>) {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").db() {
             drop(conn);
             // Another process held the write lock past the busy timeout, or SQLite is failing:
-            // the batch is not run, and its callers see their write fail (dropping a job drops
-            // its answer channel).
+            // the batch is not run, and each caller is told why.
             tracing::warn!(error = %e.describe(), writes = batch.len(), "a batch of writes could not begin");
+            for job in batch {
+                job(Err(e.clone()));
+            }
             continue;
         }
         for job in batch {
-            if conn.execute_batch("SAVEPOINT job").is_err() {
-                drop(job);
+            if let Err(e) = conn.execute_batch("SAVEPOINT job").db() {
+                job(Err(e));
                 continue;
             }
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                job(&mut conn, &writer.shared)
+                job(Ok((&mut conn, &writer.shared)))
             }));
             match run {
-                Ok(finish) => {
+                Ok(None) => {}
+                Ok(Some(finish)) => {
                     let undo = if finish.ok {
                         "RELEASE job"
                     } else {

@@ -175,7 +175,7 @@ impl Publisher for SqlitePublisher {
             })
             .await?;
         for queue in &delivered {
-            self.db.shared().wakeups.sent(queue, 1);
+            self.db.shared().wakeups.sent(queue);
         }
         Ok(uuid::Uuid::new_v4().to_string())
     }

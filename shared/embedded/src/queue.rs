@@ -330,7 +330,7 @@ impl Queue for SqliteQueue {
                 Ok::<_, QueueError>(id)
             })
             .await?;
-        self.db.shared().wakeups.sent(queue, 1);
+        self.db.shared().wakeups.sent(queue);
         Ok(id)
     }
 
@@ -443,7 +443,7 @@ impl Queue for SqliteQueue {
                 Ok(())
             })
             .await?;
-        self.db.shared().wakeups.sent(queue, 1);
+        self.db.shared().wakeups.sent(queue);
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use haven_kernel::item::{EXPIRES_AT, PK, SK};
-use haven_kernel::ports::table::{CancelReason, validate_transaction};
+use haven_kernel::ports::table::{CancelReason, MAX_BATCH_GET, validate_transaction};
 use haven_kernel::ports::{
     Condition, Cursor, Index, Page, Query, SortKey, Table, TableError, TransactOp, Update,
 };
@@ -373,49 +373,41 @@ impl SqliteTable {
     }
 }
 
+/// The live item at `key`, if any (an expired one counts as absent, swept or not).
+fn lookup(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, TableError> {
+    let body: Option<String> = conn
+        .prepare_cached(
+            "SELECT body FROM items WHERE pk = ?1 AND sk = ?2
+                AND (expires_at IS NULL OR expires_at > ?3)",
+        )
+        .db()?
+        .query_row((&key.pk, &key.sk, now), |r| r.get(0))
+        .optional()
+        .db()?;
+    let item = body.as_deref().map(decode).transpose()?;
+    Ok(item.filter(|i| !i.is_expired(now)))
+}
+
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        self.db.read_here(|conn, shared| {
-            let now = shared.clock.now().epoch_seconds();
-            let body: Option<String> = conn
-                .prepare_cached(
-                    "SELECT body FROM items WHERE pk = ?1 AND sk = ?2
-                            AND (expires_at IS NULL OR expires_at > ?3)",
-                )
-                .db()?
-                .query_row((&key.pk, &key.sk, now), |r| r.get(0))
-                .optional()
-                .db()?;
-            let item = body.as_deref().map(decode).transpose()?;
-            Ok(item.filter(|i| !i.is_expired(now)))
-        })
+        self.db
+            .read_here(|conn, shared| lookup(conn, key, shared.clock.now().epoch_seconds()))
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
-        if keys.is_empty() {
-            return Ok(vec![]);
-        }
-        // One reader, one cached statement, all keys, on this thread (a batch is at most
-        // `MAX_BATCH_GET` keys: well under a millisecond).
-        self.db.read_here(|conn, shared| {
+        let look = |conn: &Connection, shared: &Shared, keys: &[Key]| {
             let now = shared.clock.now().epoch_seconds();
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT body FROM items WHERE pk = ?1 AND sk = ?2
-                            AND (expires_at IS NULL OR expires_at > ?3)",
-                )
-                .db()?;
-            keys.iter()
-                .map(|key| {
-                    let body: Option<String> = statement
-                        .query_row((&key.pk, &key.sk, now), |r| r.get(0))
-                        .optional()
-                        .db()?;
-                    let item = body.as_deref().map(decode).transpose()?;
-                    Ok(item.filter(|i| !i.is_expired(now)))
-                })
-                .collect()
-        })
+            keys.iter().map(|key| lookup(conn, key, now)).collect()
+        };
+        // A batch of the port's size (a search's candidates) is well under a millisecond, so
+        // it runs on this thread; a bigger one goes to the blocking pool.
+        if keys.len() <= MAX_BATCH_GET {
+            return self.db.read_here(|conn, shared| look(conn, shared, keys));
+        }
+        let keys = keys.to_vec();
+        self.db
+            .read(move |conn, shared| look(conn, shared, &keys))
+            .await
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
