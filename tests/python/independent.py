@@ -5,6 +5,8 @@
                                                     the JWKS; prints its claims as JSON
   independent.py fhir-bundle <file>                 validates a FHIR Bundle with fhir.resources
                                                     (R4B models); prints the resource types
+  independent.py fhir-patient <file>                validates a FHIR Patient with fhir.resources
+                                                    (R4B models); prints what it read as JSON
   independent.py verify-webhook < delivery.json     verifies a Standard Webhooks signature with
                                                     the `standardwebhooks` library
   independent.py hl7 < message                      parses and strictly validates HL7 v2.5 with
@@ -41,6 +43,23 @@ def main() -> int:
         with open(sys.argv[2], encoding="utf-8") as f:
             bundle = Bundle.model_validate(json.load(f))
         print(" ".join(e.resource.get_resource_type() for e in bundle.entry))
+        return 0
+    if command == "fhir-patient":
+        from fhir.resources.R4B.patient import Patient
+
+        with open(sys.argv[2], encoding="utf-8") as f:
+            patient = Patient.model_validate(json.load(f))
+        print(json.dumps({
+            "id": patient.id,
+            "identifiers": [[i.system, i.value, i.type.coding[0].code if i.type and i.type.coding else None]
+                            for i in patient.identifier or []],
+            "family": patient.name[0].family,
+            "given": patient.name[0].given,
+            "gender": patient.gender,
+            "birthDate": str(patient.birthDate) if patient.birthDate else None,
+            "telecom": [[t.system, t.value] for t in patient.telecom or []],
+            "county": patient.address[0].state if patient.address else None,
+        }))
         return 0
     if command == "verify-webhook":
         # stdin: {"secret": "whsec_...", "headers": {...}, "body": "..."}

@@ -4,10 +4,10 @@
 
 use haven_alerts::medical::MedicalProfile;
 use haven_alerts::medical::fhir;
-use haven_alerts::medical::records::{self, Reader, StoredProfile, etag, version_of_etag};
+use haven_alerts::medical::records::{self, Reader, StoredProfile};
 use haven_edge::{
-    ApiError, Caller, HandlerResult, json_response, no_content, page_cursor, page_limit,
-    parse_json, path_param,
+    ApiError, Caller, HandlerResult, if_match, json_response, no_content, page_cursor, page_limit,
+    parse_json, path_param, with_etag as tagged,
 };
 use haven_kernel::ports::Ports;
 use http::{HeaderValue, StatusCode};
@@ -26,11 +26,10 @@ fn private(mut response: Response<Body>) -> Response<Body> {
 }
 
 fn with_etag(status: StatusCode, stored: &StoredProfile) -> HandlerResult {
-    let mut response = json_response(status, stored)?;
-    if let Ok(tag) = HeaderValue::from_str(&etag(stored.version)) {
-        response.headers_mut().insert(http::header::ETAG, tag);
-    }
-    Ok(private(response))
+    Ok(private(tagged(
+        json_response(status, stored)?,
+        stored.version,
+    )))
 }
 
 fn owner(caller: &Caller) -> Result<&str, ApiError> {
@@ -52,15 +51,7 @@ pub async fn get<P: Ports>(ports: &P, caller: Caller, _req: Request) -> HandlerR
 
 /// `PUT /medical-profile` with `If-Match: "<version>"`: 428 without it, 412 when stale.
 pub async fn update<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
-    let expected = match req.headers().get(http::header::IF_MATCH) {
-        None => None,
-        Some(v) => Some(v.to_str().ok().and_then(version_of_etag).ok_or_else(|| {
-            ApiError::PreconditionFailed {
-                detail: "If-Match names no version of this profile".into(),
-                current: None,
-            }
-        })?),
-    };
+    let expected = if_match(&req)?;
     let profile: MedicalProfile = parse_json(&req, PROFILE_BODY_LIMIT)?;
     let stored = records::replace(ports, owner(&caller)?, profile, expected).await?;
     with_etag(StatusCode::OK, &stored)

@@ -80,6 +80,15 @@ pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
         "medical-profile-access-log" => {
             http!("medical-profile-access-log", haven_medical::access_log)
         }
+        "patients-create" => http!("patients-create", haven_patients::create),
+        "patients-list" => http!("patients-list", haven_patients::list),
+        "patients-search" => http!("patients-search", haven_patients::search),
+        "patients-get" => http!("patients-get", haven_patients::get),
+        "patients-update" => http!("patients-update", haven_patients::update),
+        "patients-delete" => http!("patients-delete", haven_patients::delete),
+        "patients-restore" => http!("patients-restore", haven_patients::restore),
+        "patients-history" => http!("patients-history", haven_patients::history),
+        "patients-fhir" => http!("patients-fhir", haven_patients::fhir),
         "emergency-medical-profile" => {
             http!("emergency-medical-profile", haven_medical::break_glass)
         }

@@ -56,6 +56,24 @@ pub const UNIT_REPORTERS: &[Role] = &[Role::Responder, Role::Dispatcher];
 /// A hospital's clinical and administrative staff (scoped to their own hospital).
 pub const HOSPITAL_STAFF: &[Role] = &[Role::Nurse, Role::Doctor, Role::HospitalAdmin];
 
+/// Those who read a hospital's patient records (scope and the lab's narrower view are checked
+/// per record). Delete and restore reach the handler for these too, so that staff of another
+/// hospital get 404 before a role is refused.
+pub const PATIENT_READERS: &[Role] = &[
+    Role::Nurse,
+    Role::Doctor,
+    Role::LabTech,
+    Role::HospitalAdmin,
+    Role::SystemAdmin,
+];
+/// Those who register patients and change their details.
+pub const PATIENT_WRITERS: &[Role] = &[
+    Role::Nurse,
+    Role::Doctor,
+    Role::HospitalAdmin,
+    Role::SystemAdmin,
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpRoute {
     pub method: &'static str,
@@ -313,6 +331,70 @@ pub const CATALOGUE: &[HttpRoute] = &[
         // Every role reaches the handler so that each refusal is audited under the patient.
         Access::Roles(ANYONE_SIGNED_IN),
         "Break-glass read of the patient's profile by the treating hospital",
+    ),
+    // patients
+    route(
+        "POST",
+        "/api/v1/patients",
+        "patients-create",
+        Access::Roles(PATIENT_WRITERS),
+        "Register a patient of your hospital (the next MRN)",
+    ),
+    route(
+        "GET",
+        "/api/v1/patients",
+        "patients-list",
+        Access::Roles(PATIENT_READERS),
+        "Your hospital's patients, newest first (status=deleted for admins)",
+    ),
+    route(
+        "GET",
+        "/api/v1/patients/search",
+        "patients-search",
+        Access::Roles(PATIENT_READERS),
+        "Find patients by name prefix, MRN, phone, email or identifier",
+    ),
+    route(
+        "GET",
+        "/api/v1/patients/{patient_id}",
+        "patients-get",
+        Access::Roles(PATIENT_READERS),
+        "A patient record, with its ETag",
+    ),
+    route(
+        "PUT",
+        "/api/v1/patients/{patient_id}",
+        "patients-update",
+        Access::Roles(PATIENT_WRITERS),
+        "Replace a patient's details (If-Match)",
+    ),
+    route(
+        "DELETE",
+        "/api/v1/patients/{patient_id}",
+        "patients-delete",
+        Access::Roles(PATIENT_READERS),
+        "Delete a patient record (restorable for 30 days)",
+    ),
+    route(
+        "POST",
+        "/api/v1/patients/{patient_id}/restore",
+        "patients-restore",
+        Access::Roles(PATIENT_READERS),
+        "Restore a deleted patient record",
+    ),
+    route(
+        "GET",
+        "/api/v1/patients/{patient_id}/fhir",
+        "patients-fhir",
+        Access::Roles(PATIENT_READERS),
+        "A patient as a FHIR R4 Patient (Kenya Core identifiers), or a Bundle with _include=everything",
+    ),
+    route(
+        "GET",
+        "/api/v1/patients/{patient_id}/medical-history",
+        "patients-history",
+        Access::Roles(PATIENT_READERS),
+        "What happened to a patient's record, newest first",
     ),
     // hospitals
     route(

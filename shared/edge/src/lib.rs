@@ -10,6 +10,7 @@ pub mod logging;
 pub mod permissions;
 pub mod problem;
 pub mod respond;
+pub mod versions;
 
 pub use auth::Caller;
 pub use catalogue::{Access, CATALOGUE, HttpRoute, RouteMatch, match_route};
@@ -20,3 +21,4 @@ pub use json::{
 };
 pub use problem::ApiError;
 pub use respond::{HandlerResult, request_id, respond};
+pub use versions::{etag, if_match, version_of_etag, with_etag};

@@ -20,15 +20,21 @@ pub enum Key {
     Identity,
     /// Hospitals' integration secrets: webhook signing secrets. `IntegrationKey`.
     Integration,
+    /// Patient records of the hospital register, and the blind-index key their search
+    /// tokens are made with. `PatientKey`.
+    Patient,
 }
 
 impl Key {
+    pub const ALL: [Key; 4] = [Key::Medical, Key::Identity, Key::Integration, Key::Patient];
+
     /// The key's logical id in `template.yaml`.
     pub fn logical_id(self) -> &'static str {
         match self {
             Key::Medical => "EnvelopeKey",
             Key::Identity => "IdentityKey",
             Key::Integration => "IntegrationKey",
+            Key::Patient => "PatientKey",
         }
     }
 }
@@ -228,6 +234,17 @@ pub const GRANTS: &[FunctionGrants] = &[
     f("medical-profile-delete", &[Table(PUT_DELETE)]),
     f("medical-profile-fhir", &[Table(READ), Open(Key::Medical)]),
     f("medical-profile-access-log", &[Table(READ)]),
+    // patients: every function opens records (the blind-index key included); those that
+    // write seal them.
+    f("patients-create", &[Table(WRITE), Seal(Key::Patient)]),
+    f("patients-list", &[Table(PUT), Open(Key::Patient)]),
+    f("patients-search", &[Table(PUT), Open(Key::Patient)]),
+    f("patients-get", &[Table(PUT), Open(Key::Patient)]),
+    f("patients-update", &[Table(PUT_DELETE), Seal(Key::Patient)]),
+    f("patients-delete", &[Table(WRITE), Open(Key::Patient)]),
+    f("patients-restore", &[Table(WRITE), Open(Key::Patient)]),
+    f("patients-history", &[Table(PUT), Open(Key::Patient)]),
+    f("patients-fhir", &[Table(PUT), Open(Key::Patient)]),
     f(
         "emergency-medical-profile",
         &[Table(PUT), Open(Key::Medical)],

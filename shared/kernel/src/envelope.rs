@@ -9,7 +9,7 @@ use rand::RngCore;
 
 use crate::item::{Item, Value};
 use crate::ports::Update;
-use crate::ports::{EncryptionContext, KeyRing, KeyRingError};
+use crate::ports::{DataKey, EncryptionContext, KeyRing, KeyRingError};
 
 /// Format version of [`Envelope`], stored with it.
 pub const ENVELOPE_VERSION: i64 = 1;
@@ -45,9 +45,19 @@ pub async fn seal<K: KeyRing>(
     plaintext: &[u8],
 ) -> Result<Envelope, EnvelopeError> {
     let data_key = key_ring.generate_data_key(context).await?;
+    seal_under(&data_key, context, plaintext)
+}
+
+/// Seals `plaintext` under a data key already made for `context`: for a write that may be
+/// retried (a lost race for a number), so each try does not cost a key-ring call. Each
+/// sealing draws a fresh random nonce; only one of the tries is ever stored.
+pub fn seal_under(
+    data_key: &DataKey,
+    context: &EncryptionContext,
+    plaintext: &[u8],
+) -> Result<Envelope, EnvelopeError> {
     let cipher = Aes256Gcm::new_from_slice(&data_key.plaintext[..])
         .map_err(|_| EnvelopeError::Unreadable)?;
-    // A fresh key per record, so a random nonce can never repeat under one key.
     let mut nonce = [0u8; 12];
     rand::rng().fill_bytes(&mut nonce);
     let aad = associated_data(context);
@@ -62,7 +72,7 @@ pub async fn seal<K: KeyRing>(
         .map_err(|_| EnvelopeError::Unreadable)?;
     Ok(Envelope {
         version: ENVELOPE_VERSION,
-        wrapped_key: data_key.wrapped,
+        wrapped_key: data_key.wrapped.clone(),
         nonce,
         ciphertext,
     })

@@ -95,6 +95,13 @@ impl DomainError {
             current: None,
         }
     }
+    /// The caller's version is not the stored one; `current` is named as its ETag (`"3"`).
+    pub fn stale(message: impl Into<String>, current_version: i64) -> Self {
+        DomainError::Stale {
+            message: message.into(),
+            current: Some(format!("\"{current_version}\"")),
+        }
+    }
     pub fn field(&self) -> Option<&str> {
         match self {
             DomainError::Invalid { field, .. } => field.as_deref(),

@@ -8,6 +8,7 @@
 //! `haven-embedded`; both pass the same contract suite (`tests/`).
 
 pub mod audit;
+pub mod blind_index;
 pub mod cache;
 pub mod catalogue;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod health;
 pub mod ids;
 pub mod item;
 pub mod metrics;
+pub mod phone;
 pub mod ports;
 pub mod record;
 pub mod refs;

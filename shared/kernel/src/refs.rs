@@ -9,3 +9,7 @@ use crate::item::Key;
 pub fn hospital_profile(hospital_id: &str) -> Key {
     Key::new(format!("HOSPITAL#{hospital_id}"), "PROFILE")
 }
+
+/// The attribute of a hospital's profile item that holds its registered name (read by the
+/// patients context for a hospital's MRN prefix).
+pub const HOSPITAL_NAME: &str = "name";

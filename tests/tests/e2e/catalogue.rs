@@ -508,10 +508,7 @@ fn resource_of(t: &Template, function: &str, v: &Value) -> Resource {
         }
         ("!GetAtt", s) if s.ends_with(".Arn") => {
             let id = s.trim_end_matches(".Arn");
-            if let Some(key) = [Key::Medical, Key::Identity, Key::Integration]
-                .into_iter()
-                .find(|k| k.logical_id() == id)
-            {
+            if let Some(key) = Key::ALL.into_iter().find(|k| k.logical_id() == id) {
                 return Resource::Key(key);
             }
             let queue = &t.resources[id];
@@ -598,11 +595,7 @@ fn a_function_seals_with_its_own_key_and_opens_only_the_keys_it_names() {
             .find(|v| !v.is_null())
             .and_then(|v| str_of(v).map(str::to_owned))
     };
-    let key_named = |logical: &str| {
-        [Key::Medical, Key::Identity, Key::Integration]
-            .into_iter()
-            .find(|k| k.logical_id() == logical)
-    };
+    let key_named = |logical: &str| Key::ALL.into_iter().find(|k| k.logical_id() == logical);
     for (id, function) in t.functions() {
         let grants = haven_edge::permissions::grants_of(&function).expect("declared");
         let own = env_of(&id, "HAVEN_KMS_KEY_ID").and_then(|k| key_named(&k));

@@ -9,5 +9,6 @@ mod emergencies;
 mod gateway;
 mod identity;
 mod kmhfl;
+mod patients;
 mod search;
 mod tracking;

@@ -170,9 +170,11 @@ pub async fn replace<P: Ports>(
         .get(&key(owner_id))
         .await?
         .ok_or_else(|| DomainError::NotFound("medical profile".into()))?;
-    let stale = |now: i64| DomainError::Stale {
-        message: format!("the profile is at version {now}, not {expected}; read it again"),
-        current: Some(etag(now)),
+    let stale = |now: i64| {
+        DomainError::stale(
+            format!("the profile is at version {now}, not {expected}; read it again"),
+            now,
+        )
     };
     let now_version = current.i64("version").unwrap_or(0);
     if now_version != expected {
@@ -217,21 +219,6 @@ pub async fn erase<P: Ports>(ports: &P, owner_id: &str) -> Result<(), DomainErro
         Err(e) => return Err(e.into()),
     }
     audit_event(ports, "medical.erased", "success", owner_id, owner_id, None).await
-}
-
-/// A strong ETag for a version.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// The version an `If-Match` value names (`"3"` or `3`); `None` if it names none.
-pub fn version_of_etag(value: &str) -> Option<i64> {
-    value
-        .trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .ok()
 }
 
 /// Staff asking to break the glass.

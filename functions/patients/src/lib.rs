@@ -1,0 +1,211 @@
+//! patients: a hospital's patient register. Handlers are thin: parse, take the caller from
+//! the edge, call `haven_patients_core::registry` or `haven_patients_core::search`, shape JSON. Nothing
+//! here is cacheable, and every answer names the record's version in its ETag.
+
+use haven_edge::{
+    ApiError, Caller, HandlerResult, if_match, json_response, page_cursor, page_limit, parse_json,
+    path_param, query_param, with_etag,
+};
+use haven_kernel::ports::Ports;
+use haven_patients_core::fhir as patient_fhir;
+use haven_patients_core::registry::{self, PatientView};
+use haven_patients_core::{PatientInput, Purpose, Staff, View, search};
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+/// A record is a few kilobytes; 32 KiB is generous.
+const BODY_LIMIT: usize = 32 * 1024;
+
+/// Patient answers are never stored by browsers or proxies.
+fn private(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn staff(caller: &Caller) -> Result<Staff, ApiError> {
+    let claims = caller.claims()?;
+    Ok(Staff {
+        user_id: claims.sub.clone(),
+        role: claims.role,
+        hospital_id: claims.hospital_id.clone(),
+    })
+}
+
+/// Why the record is opened: `?purpose=` or the `X-Purpose` header, `treatment` by default.
+fn purpose(req: &Request) -> Result<Purpose, ApiError> {
+    let header = req.headers().get("x-purpose").and_then(|v| v.to_str().ok());
+    Ok(Purpose::parse(query_param(req, "purpose").or(header))?)
+}
+
+fn one(status: StatusCode, patient: &PatientView) -> HandlerResult {
+    Ok(private(with_etag(
+        json_response(status, patient)?,
+        patient.version,
+    )))
+}
+
+/// `POST /patients` → 201 with the record, its MRN and its ETag.
+pub async fn create<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let input: PatientInput = parse_json(&req, BODY_LIMIT)?;
+    let opened = registry::create(ports, &staff, input, purpose(&req)?).await?;
+    let view = staff.view_of(opened.hospital_id())?;
+    let mut response = one(StatusCode::CREATED, &opened.view(view))?;
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/patients/{}", opened.id)) {
+        response
+            .headers_mut()
+            .insert(http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `GET /patients?status=active|deleted&hospital_id=&limit=&cursor=`, newest first.
+pub async fn list<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let deleted = match query_param(&req, "status") {
+        None | Some("active") => false,
+        Some("deleted") => true,
+        Some(_) => return Err(ApiError::invalid("status", "status is active or deleted")),
+    };
+    let page = registry::list(
+        ports,
+        &staff,
+        query_param(&req, "hospital_id"),
+        deleted,
+        page_limit(&req, 20, 100)?,
+        page_cursor(&req)?,
+        purpose(&req)?,
+    )
+    .await?;
+    Ok(private(json_response(StatusCode::OK, &page)?))
+}
+
+/// `GET /patients/{patient_id}`; a merged record answers with the one it joined.
+pub async fn get<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let id = path_param(&req, "patient_id")?;
+    let view = registry::read(ports, &staff, id, purpose(&req)?).await?;
+    one(StatusCode::OK, &view)
+}
+
+/// `PUT /patients/{patient_id}` with `If-Match`: 428 without it, 412 when stale.
+pub async fn update<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let id = path_param(&req, "patient_id")?;
+    let expected = if_match(&req)?;
+    let input: PatientInput = parse_json(&req, BODY_LIMIT)?;
+    let opened = registry::replace(ports, &staff, id, input, expected, purpose(&req)?).await?;
+    let view = staff.view_of(opened.hospital_id())?;
+    one(StatusCode::OK, &opened.view(view))
+}
+
+/// `DELETE /patients/{patient_id}` → 200 with the deleted record and until when it can be
+/// restored.
+pub async fn delete<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let id = path_param(&req, "patient_id")?;
+    let view = registry::remove(ports, &staff, id, purpose(&req)?).await?;
+    one(StatusCode::OK, &view)
+}
+
+/// `POST /patients/{patient_id}/restore`: an admin undoes a delete within 30 days.
+pub async fn restore<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let id = path_param(&req, "patient_id")?;
+    let view = registry::restore(ports, &staff, id, purpose(&req)?).await?;
+    one(StatusCode::OK, &view)
+}
+
+/// `GET /patients/search?q=&limit=&cursor=`: exact matches first.
+pub async fn search<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let q = query_param(&req, "q").ok_or_else(|| {
+        ApiError::invalid(
+            "q",
+            "search with ?q=: a name, MRN, phone, email or identifier",
+        )
+    })?;
+    let page = search::search(
+        ports,
+        &staff,
+        query_param(&req, "hospital_id"),
+        q,
+        page_limit(&req, 20, 50)?,
+        page_cursor(&req)?,
+        purpose(&req)?,
+    )
+    .await?;
+    Ok(private(json_response(StatusCode::OK, &page)?))
+}
+
+/// `GET /patients/{patient_id}/medical-history?limit=&cursor=`, newest first.
+pub async fn history<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let id = path_param(&req, "patient_id")?;
+    let page = registry::history(
+        ports,
+        &staff,
+        id,
+        page_limit(&req, 50, 100)?,
+        page_cursor(&req)?,
+        purpose(&req)?,
+    )
+    .await?;
+    Ok(private(json_response(StatusCode::OK, &page)?))
+}
+
+/// The FHIR identifier systems: the defaults, with `HAVEN_FHIR_IDENTIFIER_SYSTEMS` (a JSON
+/// object) over them. Read once per process; a setting that does not parse is logged and
+/// the defaults are used.
+fn fhir_systems() -> &'static patient_fhir::IdentifierSystems {
+    static SYSTEMS: std::sync::OnceLock<patient_fhir::IdentifierSystems> =
+        std::sync::OnceLock::new();
+    SYSTEMS.get_or_init(|| match std::env::var("HAVEN_FHIR_IDENTIFIER_SYSTEMS") {
+        Ok(json) if !json.trim().is_empty() => patient_fhir::IdentifierSystems::with_overrides(&json)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "HAVEN_FHIR_IDENTIFIER_SYSTEMS is not valid; using the defaults");
+                patient_fhir::IdentifierSystems::default()
+            }),
+        _ => patient_fhir::IdentifierSystems::default(),
+    })
+}
+
+/// `GET /patients/{patient_id}/fhir[?_include=everything]`: a FHIR R4 Patient, or a Bundle
+/// with what Haven holds of them.
+pub async fn fhir<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let id = path_param(&req, "patient_id")?;
+    let everything = match query_param(&req, "_include") {
+        None => false,
+        Some("everything") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "_include",
+                "_include is everything, or absent",
+            ));
+        }
+    };
+    let (opened, view) =
+        registry::read_record(ports, &staff, id, "patient.exported", purpose(&req)?).await?;
+    if view != View::Full {
+        return Err(ApiError::from(haven_kernel::DomainError::Forbidden));
+    }
+    let patient = patient_fhir::patient(&opened, fhir_systems());
+    let body = if everything {
+        patient_fhir::everything(patient, "urn:haven")
+    } else {
+        patient
+    };
+    let mut response = with_etag(json_response(StatusCode::OK, &body)?, opened.version());
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(patient_fhir::CONTENT_TYPE),
+    );
+    Ok(private(response))
+}
+
+#[cfg(test)]
+mod handler_tests;
