@@ -9,6 +9,11 @@
                                                     (R4B models); prints what it read as JSON
   independent.py verify-webhook < delivery.json     verifies a Standard Webhooks signature with
                                                     the `standardwebhooks` library
+  independent.py hl7-adt < spec.json                builds an ADT^A04/A08/A40 message with hl7apy
+                                                    from {"event", "control_id", "pid": {field:
+                                                    er7}, "nk1": {...}, "mrg": {...}}; prints ER7
+  independent.py hl7-ack < ack                      parses an ACK strictly with hl7apy; prints its
+                                                    MSA and ERR segments as JSON
   independent.py hl7 < message                      parses and strictly validates HL7 v2.5 with
                                                     hl7apy; prints type, encoding, segments
 """
@@ -68,6 +73,56 @@ def main() -> int:
         delivery = json.load(sys.stdin)
         payload = Webhook(delivery["secret"]).verify(delivery["body"], delivery["headers"])
         print(json.dumps({"type": payload["type"], "alert_id": payload["alert_id"]}))
+        return 0
+    if command == "hl7-adt":
+        from hl7apy.core import Message
+
+        spec = json.load(sys.stdin)
+        event = spec["event"]
+        structure = {"A04": "ADT_A01", "A08": "ADT_A01", "A40": "ADT_A39"}[event]
+        message = Message(structure, version="2.5")
+        message.msh.msh_3 = "KNH-EMR"
+        message.msh.msh_4 = "KNH"
+        message.msh.msh_5 = "HAVEN"
+        message.msh.msh_6 = spec.get("facility", "demo-knh")
+        message.msh.msh_9 = f"ADT^{event}^{structure}"
+        message.msh.msh_10 = spec["control_id"]
+        message.msh.msh_11 = "P"
+        message.evn.evn_1 = event
+        if event == "A40":
+            group = message.add_group("ADT_A39_PATIENT")
+            pid, mrg = group.add_segment("PID"), group.add_segment("MRG")
+            for field, value in spec.get("mrg", {}).items():
+                setattr(mrg, f"mrg_{field}", value)
+        else:
+            pid = message.add_segment("PID")
+        for field, value in spec.get("pid", {}).items():
+            # One field per repetition: hl7apy escapes a `~` given in a whole field's value.
+            for repetition in value.split("~"):
+                pid.add_field(f"PID_{field}").value = repetition
+        if spec.get("nk1"):
+            nk1 = message.add_segment("NK1")
+            nk1.nk1_1 = "1"
+            for field, value in spec["nk1"].items():
+                setattr(nk1, f"nk1_{field}", value)
+        print(message.to_er7(), end="")
+        return 0
+    if command == "hl7-ack":
+        from hl7apy.parser import parse_message
+        from hl7apy.consts import VALIDATION_LEVEL
+
+        ack = parse_message(sys.stdin.read(), validation_level=VALIDATION_LEVEL.STRICT, find_groups=False)
+        ack.validate()
+        print(json.dumps({
+            "type": ack.msh.msh_9.to_er7(),
+            "ack_code": ack.msa.msa_1.to_er7(),
+            "control_id": ack.msa.msa_2.to_er7(),
+            "errors": [
+                {"location": err.err_2.to_er7(), "code": err.err_3.to_er7(), "severity": err.err_4.to_er7(),
+                 "text": err.err_8.to_er7()}
+                for err in ack.children.get("ERR") or []
+            ] if ack.children.get("ERR") else [],
+        }))
         return 0
     if command == "hl7":
         # stdin: the message; prints the segment names and the message type.

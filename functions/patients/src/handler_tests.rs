@@ -471,3 +471,44 @@ async fn no_plaintext_reaches_the_database_files() {
         );
     }
 }
+
+#[tokio::test]
+async fn name_search_pages_through_every_match_and_only_those() {
+    let (ports, _dir) = ports().await;
+    // 25 Wanjiku Kamau among 60 Wanjiku Otieno: the two-word search reads past the others.
+    let mut kamau = std::collections::BTreeSet::new();
+    for i in 0..85 {
+        let mut body = sample_body();
+        body["given_name"] = "Wanjiku".into();
+        body["family_name"] = if i % 17 < 5 { "Kamau" } else { "Otieno" }.into();
+        body["phone"] = serde_json::Value::Null;
+        body["email"] = serde_json::Value::Null;
+        body["identifiers"] = serde_json::json!([]);
+        let (code, created) = create(&ports, nurse(), body).await;
+        assert_eq!(code, 201, "{created}");
+        if created["family_name"] == "Kamau" {
+            kamau.insert(created["id"].as_str().expect("id").to_owned());
+        }
+    }
+    assert_eq!(kamau.len(), 25);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut query = vec![("q", "wanj kama"), ("limit", "10")];
+        if let Some(c) = cursor.as_deref() {
+            query.push(("cursor", c));
+        }
+        let (code, page) =
+            status(crate::search(&ports, nurse(), with_query("patients-search", &query)).await);
+        assert_eq!(code, 200, "{page}");
+        for id in found_ids(&page) {
+            assert!(kamau.contains(&id), "{id} is not a Kamau");
+            assert!(seen.insert(id.clone()), "{id} came twice");
+        }
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, kamau, "every match, once");
+}

@@ -4,7 +4,7 @@
 
 use haven_edge::{
     ApiError, Caller, HandlerResult, if_match, json_response, page_cursor, page_limit, parse_json,
-    path_param, query_param, with_etag,
+    path_param, query_param, raw_body, with_etag,
 };
 use haven_kernel::ports::Ports;
 use haven_patients_core::fhir as patient_fhir;
@@ -203,6 +203,53 @@ pub async fn fhir<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerR
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(patient_fhir::CONTENT_TYPE),
+    );
+    Ok(private(response))
+}
+
+/// What an HL7 v2 message may arrive as: the HL7-over-HTTP type, and plain text.
+const HL7_TYPES: &[&str] = &[
+    "application/hl7-v2",
+    "x-application/hl7-v2+er7",
+    "text/plain",
+];
+/// An ADT message is a few kilobytes; 1 MiB is generous.
+const HL7_LIMIT: usize = 1024 * 1024;
+
+/// `POST /patients/hl7/import`: ADT^A04 (register), A08 (update), A40 (merge). Answers 200
+/// with the HL7 ACK (`AA`, `AE` or `AR` with `ERR`), or the same outcome as JSON when the
+/// client asks for `application/json`: the outcome is the ACK's to tell, not HTTP's, so an
+/// interface engine does not resend a message that was read and refused.
+pub async fn hl7_import<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let bytes = raw_body(&req, HL7_TYPES, HL7_LIMIT)?;
+    let now = chrono::DateTime::from_timestamp_millis(ports.clock().now().millis())
+        .unwrap_or_default()
+        .format("%Y%m%d%H%M%S+0000")
+        .to_string();
+    // MSH-10 holds at most 20 characters in v2.5.
+    let ack_id: String = ports.ids().next_id().chars().take(20).collect();
+    let outcome = haven_patients_core::adt::import(
+        ports,
+        &staff,
+        bytes,
+        query_param(&req, "hospital_id"),
+        &now,
+        &ack_id,
+    )
+    .await?;
+    let wants_json = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    if wants_json {
+        return Ok(private(json_response(StatusCode::OK, &outcome)?));
+    }
+    let mut response = Response::new(Body::Text(outcome.ack));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/hl7-v2; charset=utf-8"),
     );
     Ok(private(response))
 }

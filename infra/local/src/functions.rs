@@ -89,6 +89,7 @@ pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
         "patients-restore" => http!("patients-restore", haven_patients::restore),
         "patients-history" => http!("patients-history", haven_patients::history),
         "patients-fhir" => http!("patients-fhir", haven_patients::fhir),
+        "patients-hl7-import" => http!("patients-hl7-import", haven_patients::hl7_import),
         "emergency-medical-profile" => {
             http!("emergency-medical-profile", haven_medical::break_glass)
         }

@@ -355,6 +355,13 @@ pub const CATALOGUE: &[HttpRoute] = &[
         "Find patients by name prefix, MRN, phone, email or identifier",
     ),
     route(
+        "POST",
+        "/api/v1/patients/hl7/import",
+        "patients-hl7-import",
+        Access::Roles(PATIENT_WRITERS),
+        "Import HL7 v2 ADT^A04/A08/A40; answers with an HL7 ACK",
+    ),
+    route(
         "GET",
         "/api/v1/patients/{patient_id}",
         "patients-get",

@@ -37,6 +37,24 @@ fn content_type(req: &Request) -> &str {
         .unwrap_or("")
 }
 
+/// A body that is not JSON (an HL7 message, say): its bytes, when its content type's essence
+/// is one of `accepted` (415 otherwise) and it fits `limit` (413 otherwise).
+pub fn raw_body<'a>(
+    req: &'a Request,
+    accepted: &[&str],
+    limit: usize,
+) -> Result<&'a [u8], ApiError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let essence = content_type(req).split(';').next().unwrap_or("").trim();
+    if !accepted.iter().any(|a| a.eq_ignore_ascii_case(essence)) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Ok(bytes)
+}
+
 /// Whether the body is an HTML form's (`application/x-www-form-urlencoded`).
 pub fn is_form(req: &Request) -> bool {
     content_type(req).split(';').next().is_some_and(|e| {

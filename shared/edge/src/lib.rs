@@ -17,7 +17,7 @@ pub use catalogue::{Access, CATALOGUE, HttpRoute, RouteMatch, match_route};
 pub use html::{escape_html, html_response, wants_html};
 pub use json::{
     json_response, no_content, page_cursor, page_limit, parse_json, parse_json_or_form, path_param,
-    query_param,
+    query_param, raw_body,
 };
 pub use problem::ApiError;
 pub use respond::{HandlerResult, request_id, respond};

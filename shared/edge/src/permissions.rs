@@ -245,6 +245,7 @@ pub const GRANTS: &[FunctionGrants] = &[
     f("patients-restore", &[Table(WRITE), Open(Key::Patient)]),
     f("patients-history", &[Table(PUT), Open(Key::Patient)]),
     f("patients-fhir", &[Table(PUT), Open(Key::Patient)]),
+    f("patients-hl7-import", &[Table(WRITE), Seal(Key::Patient)]),
     f(
         "emergency-medical-profile",
         &[Table(PUT), Open(Key::Medical)],

@@ -150,3 +150,16 @@ impl From<KeyRingError> for DomainError {
         DomainError::Unavailable("encryption keys are unavailable".into())
     }
 }
+
+impl From<crate::envelope::EnvelopeError> for DomainError {
+    /// A key ring that cannot be reached may recover; anything else about an envelope
+    /// (damaged, moved, another context) is the record being unreadable.
+    fn from(e: crate::envelope::EnvelopeError) -> Self {
+        match e {
+            crate::envelope::EnvelopeError::KeyRing(KeyRingError::Unavailable(_)) => {
+                DomainError::Unavailable("encryption keys are unavailable".into())
+            }
+            _ => DomainError::Unreadable,
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! `haven_kernel::refs`.
 
 pub mod access;
+pub mod adt;
 pub mod fhir;
 pub mod identifiers;
 pub mod mrn;

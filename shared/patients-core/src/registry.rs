@@ -10,11 +10,11 @@ use crate::mrn::{self, Mrn};
 use crate::record::{PatientDetails, PatientInput};
 use crate::store::{self, IndexEntry, Sealed};
 use haven_kernel::audit::{self, AuditEvent};
-use haven_kernel::blind_index;
+use haven_kernel::blind_index::{self, BlindIndex};
 use haven_kernel::item::{EXPIRES_AT, Item, Value};
 use haven_kernel::ports::table::CancelReason;
 use haven_kernel::ports::{
-    Condition, Cursor, Index, Ports, Query, Table, TableError, TransactOp, Update,
+    Condition, Cursor, DataKey, Index, Ports, Query, Table, TableError, TransactOp, Update,
 };
 use haven_kernel::{DomainError, refs};
 
@@ -89,6 +89,7 @@ pub struct PatientView {
 }
 
 /// A patient record as read, before it is shaped for a reader.
+#[derive(Clone)]
 pub struct Opened {
     pub id: String,
     pub item: Item,
@@ -168,18 +169,17 @@ pub async fn audit_access<P: Ports>(
     purpose: Purpose,
     patients: &[(&str, &str)],
 ) -> Result<(), DomainError> {
-    let writes = patients.iter().map(|(patient_id, hospital_id)| {
-        let event = AuditEvent::new(action, "success")
-            .actor(&staff.user_id)
-            .subject(&format!("patient/{patient_id}"))
-            .recipient(hospital_id)
-            .detail(format!("purpose={}", purpose.as_str()));
-        audit::record(ports, event)
-    });
-    for result in futures::future::join_all(writes).await {
-        result?;
-    }
-    Ok(())
+    let events: Vec<AuditEvent> = patients
+        .iter()
+        .map(|(patient_id, hospital_id)| {
+            AuditEvent::new(action, "success")
+                .actor(&staff.user_id)
+                .subject(&format!("patient/{patient_id}"))
+                .recipient(hospital_id)
+                .detail(format!("purpose={}", purpose.as_str()))
+        })
+        .collect();
+    audit::record_all(ports, &events).await
 }
 
 async fn history_op<P: Ports>(
@@ -203,9 +203,14 @@ async fn history_op<P: Ports>(
     }
 }
 
+/// The index entries of a record, each carrying the record's signature (all of them are
+/// written again when it changes, so no entry keeps an old one).
 fn index_puts(entries: &[IndexEntry], patient_id: &str) -> impl Iterator<Item = TransactOp> {
+    let signature = store::signature(entries);
     entries.iter().map(move |e| TransactOp::Put {
-        item: Item::new(&store::index_key(e, patient_id)).with("patient_id", Value::s(patient_id)),
+        item: Item::new(&store::index_key(e, patient_id))
+            .with("patient_id", Value::s(patient_id))
+            .with("sig", Value::s(&signature)),
         condition: None,
     })
 }
@@ -236,6 +241,54 @@ async fn sequence_state<P: Ports>(
     Ok((None, mrn::prefix_from_name(name)))
 }
 
+/// A record about to be written under a number already chosen.
+pub struct NewRecord<'a> {
+    pub hospital_id: &'a str,
+    pub patient_id: &'a str,
+    pub actor: &'a str,
+    pub details: &'a PatientDetails,
+    pub mrn: Mrn,
+}
+
+/// The writes of a new record (the record, its history, its index entries), without the
+/// sequence update that claims its number: the item, what it seals, and the operations.
+pub async fn new_record<P: Ports>(
+    ports: &P,
+    index: &BlindIndex,
+    data_key: &DataKey,
+    new: &NewRecord<'_>,
+) -> Result<(Item, Sealed, Vec<TransactOp>), DomainError> {
+    let sealed = Sealed {
+        mrn: new.mrn.to_string(),
+        other_mrns: Vec::new(),
+        details: new.details.clone(),
+    };
+    let envelope = store::seal_under(data_key, new.patient_id, new.hospital_id, &sealed)?;
+    let entries = store::entries(index, new.hospital_id, &sealed);
+    let now = ports.clock().now().to_rfc3339();
+    let mut item = Item::new(&store::key(new.patient_id))
+        .with("kind", Value::s(store::RECORD_KIND))
+        .with("hospital_id", Value::s(new.hospital_id))
+        .with("status", Value::s(Status::Active.as_str()))
+        .with("version", Value::n(1))
+        .with("created_at", Value::s(&now))
+        .with("updated_at", Value::s(&now))
+        .with("created_by", Value::s(new.actor))
+        .with("tokens", store::listed_value(&entries))
+        .with("gsi1pk", Value::s(store::list_partition(new.hospital_id)))
+        .with("gsi1sk", Value::s(new.patient_id));
+    envelope.write_to(&mut item, store::SEALED);
+    let mut ops = vec![
+        TransactOp::Put {
+            item: item.clone(),
+            condition: Some(Condition::item_absent()),
+        },
+        history_op(ports, new.patient_id, "registered", new.actor, None).await,
+    ];
+    ops.extend(index_puts(&entries, new.patient_id));
+    Ok((item, sealed, ops))
+}
+
 /// `POST /patients`: a new record with the hospital's next MRN. The number, the record, its
 /// index entries and its history go in one transaction conditioned on the number read, so
 /// racing creates each get their own number and a failed create uses none (no gaps).
@@ -261,45 +314,31 @@ pub async fn create<P: Ports>(
         }
         let (last, prefix) = sequence_state(ports, &hospital_id).await?;
         let number = last.unwrap_or(0) + 1;
-        let sealed = Sealed {
-            mrn: Mrn::new(&prefix, number as u64).to_string(),
-            other_mrns: Vec::new(),
-            details: details.clone(),
-        };
-        let envelope = store::seal_under(&data_key, &patient_id, &hospital_id, &sealed)?;
-        let entries = store::entries(&index, &hospital_id, &sealed);
-        let now = ports.clock().now().to_rfc3339();
-        let mut item = Item::new(&store::key(&patient_id))
-            .with("kind", Value::s(store::RECORD_KIND))
-            .with("hospital_id", Value::s(&hospital_id))
-            .with("status", Value::s(Status::Active.as_str()))
-            .with("version", Value::n(1))
-            .with("created_at", Value::s(&now))
-            .with("updated_at", Value::s(&now))
-            .with("created_by", Value::s(&staff.user_id))
-            .with("tokens", store::listed_value(&entries))
-            .with("gsi1pk", Value::s(store::list_partition(&hospital_id)))
-            .with("gsi1sk", Value::s(&patient_id));
-        envelope.write_to(&mut item, store::SEALED);
+        let (item, sealed, record_ops) = new_record(
+            ports,
+            &index,
+            &data_key,
+            &NewRecord {
+                hospital_id: &hospital_id,
+                patient_id: &patient_id,
+                actor: &staff.user_id,
+                details: &details,
+                mrn: Mrn::new(&prefix, number as u64),
+            },
+        )
+        .await?;
         let sequence_condition = match last {
             None => Condition::item_absent(),
             Some(n) => Condition::equals("last", Value::n(n)),
         };
-        let mut ops = vec![
-            TransactOp::Update {
-                key: store::sequence_key(&hospital_id),
-                update: Update::new()
-                    .set("last", Value::n(number))
-                    .set("prefix", Value::s(&prefix)),
-                condition: Some(sequence_condition),
-            },
-            TransactOp::Put {
-                item: item.clone(),
-                condition: Some(Condition::item_absent()),
-            },
-            history_op(ports, &patient_id, "registered", &staff.user_id, None).await,
-        ];
-        ops.extend(index_puts(&entries, &patient_id));
+        let mut ops = vec![TransactOp::Update {
+            key: store::sequence_key(&hospital_id),
+            update: Update::new()
+                .set("last", Value::n(number))
+                .set("prefix", Value::s(&prefix)),
+            condition: Some(sequence_condition),
+        }];
+        ops.extend(record_ops);
         match ports.table().transact_write(ops).await {
             Ok(()) => {
                 audit_access(
@@ -508,7 +547,6 @@ pub async fn replace<P: Ports>(
     let old = store::listed_entries(&current.item);
     let new = store::entries(&index, &hospital_id, &sealed);
     let removed: Vec<IndexEntry> = old.iter().filter(|e| !new.contains(e)).cloned().collect();
-    let added: Vec<IndexEntry> = new.iter().filter(|e| !old.contains(e)).cloned().collect();
     let mut item = current.item.clone();
     envelope.write_to(&mut item, store::SEALED);
     item.set("version", Value::n(expected + 1));
@@ -525,7 +563,8 @@ pub async fn replace<P: Ports>(
         history_op(ports, patient_id, "updated", &staff.user_id, None).await,
     ];
     ops.extend(index_deletes(&removed, patient_id));
-    ops.extend(index_puts(&added, patient_id));
+    // Every entry again, not only the added ones: each carries the new signature.
+    ops.extend(index_puts(&new, patient_id));
     ports
         .table()
         .transact_write(ops)
@@ -556,6 +595,53 @@ fn stale_or(e: TableError, expected: i64) -> DomainError {
     }
 }
 
+/// A record moving between states: the item's update, the history event, the audit action
+/// and the index entries that go or come back with it.
+struct StateChange {
+    from: Status,
+    update: Update,
+    event: &'static str,
+    action: &'static str,
+    index_ops: Vec<TransactOp>,
+}
+
+/// Applies a [`StateChange`] in one transaction under the record's version and state, then
+/// audits it.
+async fn change_state<P: Ports>(
+    ports: &P,
+    staff: &Staff,
+    current: &Opened,
+    change: StateChange,
+    purpose: Purpose,
+) -> Result<(), DomainError> {
+    let version = current.version();
+    let mut ops = vec![
+        TransactOp::Update {
+            key: store::key(&current.id),
+            update: change.update,
+            condition: Some(Condition::And(vec![
+                Condition::version_is(version),
+                Condition::equals("status", Value::s(change.from.as_str())),
+            ])),
+        },
+        history_op(ports, &current.id, change.event, &staff.user_id, None).await,
+    ];
+    ops.extend(change.index_ops);
+    ports
+        .table()
+        .transact_write(ops)
+        .await
+        .map_err(|e| stale_or(e, version))?;
+    audit_access(
+        ports,
+        staff,
+        change.action,
+        purpose,
+        &[(&current.id, current.hospital_id())],
+    )
+    .await
+}
+
 /// `DELETE /patients/{id}`: gone from lists and search at once, restorable for 30 days.
 pub async fn remove<P: Ports>(
     ports: &P,
@@ -579,34 +665,16 @@ pub async fn remove<P: Ports>(
         .set(EXPIRES_AT, Value::n(until.epoch_seconds()))
         .set("updated_at", Value::s(now.to_rfc3339()))
         .set("gsi1pk", Value::s(store::deleted_partition(&hospital_id)));
-    let mut ops = vec![
-        TransactOp::Update {
-            key: store::key(patient_id),
-            update,
-            condition: Some(Condition::And(vec![
-                Condition::version_is(version),
-                Condition::equals("status", Value::s(Status::Active.as_str())),
-            ])),
-        },
-        history_op(ports, patient_id, "deleted", &staff.user_id, None).await,
-    ];
-    ops.extend(index_deletes(
-        &store::listed_entries(&current.item),
-        patient_id,
-    ));
-    ports
-        .table()
-        .transact_write(ops)
-        .await
-        .map_err(|e| stale_or(e, version))?;
-    audit_access(
-        ports,
-        staff,
-        "patient.deleted",
-        purpose,
-        &[(patient_id, &hospital_id)],
-    )
-    .await?;
+    let entries = store::listed_entries(&current.item);
+    let index_ops = index_deletes(&entries, patient_id).collect();
+    let change = StateChange {
+        from: Status::Active,
+        update,
+        event: "deleted",
+        action: "patient.deleted",
+        index_ops,
+    };
+    change_state(ports, staff, &current, change, purpose).await?;
     let (after, _) = read_scoped(ports, staff, patient_id, true).await?;
     Ok(after.view(view))
 }
@@ -643,34 +711,16 @@ pub async fn restore<P: Ports>(
         .remove("deleted_at")
         .remove("restorable_until")
         .remove(EXPIRES_AT);
-    let mut ops = vec![
-        TransactOp::Update {
-            key: store::key(patient_id),
-            update,
-            condition: Some(Condition::And(vec![
-                Condition::version_is(version),
-                Condition::equals("status", Value::s(Status::Deleted.as_str())),
-            ])),
-        },
-        history_op(ports, patient_id, "restored", &staff.user_id, None).await,
-    ];
-    ops.extend(index_puts(
-        &store::listed_entries(&current.item),
-        patient_id,
-    ));
-    ports
-        .table()
-        .transact_write(ops)
-        .await
-        .map_err(|e| stale_or(e, version))?;
-    audit_access(
-        ports,
-        staff,
-        "patient.restored",
-        purpose,
-        &[(patient_id, &hospital_id)],
-    )
-    .await?;
+    let entries = store::listed_entries(&current.item);
+    let index_ops = index_puts(&entries, patient_id).collect();
+    let change = StateChange {
+        from: Status::Deleted,
+        update,
+        event: "restored",
+        action: "patient.restored",
+        index_ops,
+    };
+    change_state(ports, staff, &current, change, purpose).await?;
     let (after, _) = read_scoped(ports, staff, patient_id, false).await?;
     Ok(after.view(view))
 }
@@ -736,5 +786,143 @@ pub async fn history<P: Ports>(
             })
             .collect(),
         next_cursor: page.cursor.map(|c| c.as_str().to_owned()),
+    })
+}
+
+/// The active record of `hospital_id` with this MRN (its own or one merged into it).
+pub async fn find_by_mrn<P: Ports>(
+    ports: &P,
+    hospital_id: &str,
+    mrn: &Mrn,
+) -> Result<Option<Opened>, DomainError> {
+    let Some(index) = blind_index::load_existing(ports).await? else {
+        return Ok(None);
+    };
+    let token = index.token(hospital_id, store::kind::MRN, &mrn.to_string());
+    let page = ports
+        .table()
+        .query(Query::partition(format!("PIDX#{token}")).limit(2))
+        .await?;
+    for item in page.items {
+        let Some(id) = item.s("patient_id") else {
+            continue;
+        };
+        if let Some(opened) = load(ports, id).await?
+            && opened.status() == Status::Active
+            && opened.hospital_id() == hospital_id
+        {
+            return Ok(Some(opened));
+        }
+    }
+    Ok(None)
+}
+
+/// Merges `retired` into `survivor` (HL7 A40): the survivor keeps its MRN and gains the
+/// retired one's, so both find it; the retired record redirects to it and leaves lists and
+/// search. One transaction, under both versions.
+pub async fn merge<P: Ports>(
+    ports: &P,
+    staff: &Staff,
+    survivor_id: &str,
+    retired_id: &str,
+    purpose: Purpose,
+) -> Result<Opened, DomainError> {
+    if survivor_id == retired_id {
+        return Err(DomainError::invalid(
+            "MRG",
+            "a record cannot be merged into itself",
+        ));
+    }
+    staff.may_write()?;
+    let (survivor, _) = read_scoped(ports, staff, survivor_id, false).await?;
+    let (retired, _) = read_scoped(ports, staff, retired_id, false).await?;
+    if survivor.hospital_id() != retired.hospital_id() {
+        return Err(DomainError::NotFound("patient".into()));
+    }
+    let hospital_id = survivor.hospital_id().to_owned();
+    let index = blind_index::load(ports).await?;
+    let mut sealed = survivor.sealed.clone();
+    for mrn in std::iter::once(&retired.sealed.mrn).chain(&retired.sealed.other_mrns) {
+        if *mrn != sealed.mrn && !sealed.other_mrns.contains(mrn) {
+            sealed.other_mrns.push(mrn.clone());
+        }
+    }
+    let envelope = store::seal(ports, survivor_id, &hospital_id, &sealed).await?;
+    let old = store::listed_entries(&survivor.item);
+    let new = store::entries(&index, &hospital_id, &sealed);
+    let mut item = survivor.item.clone();
+    envelope.write_to(&mut item, store::SEALED);
+    let version = survivor.version();
+    item.set("version", Value::n(version + 1));
+    item.set("updated_at", Value::s(ports.clock().now().to_rfc3339()));
+    item.set("tokens", store::listed_value(&new));
+    let retired_version = retired.version();
+    let now = ports.clock().now().to_rfc3339();
+    let mut ops = vec![
+        TransactOp::Put {
+            item: item.clone(),
+            condition: Some(Condition::version_is(version)),
+        },
+        TransactOp::Update {
+            key: store::key(retired_id),
+            update: Update::new()
+                .set("status", Value::s(Status::Merged.as_str()))
+                .set("merged_into", Value::s(survivor_id))
+                .set("version", Value::n(retired_version + 1))
+                .set("updated_at", Value::s(&now))
+                .set("tokens", Value::L(Vec::new()))
+                .remove("gsi1pk")
+                .remove("gsi1sk"),
+            condition: Some(Condition::And(vec![
+                Condition::version_is(retired_version),
+                Condition::equals("status", Value::s(Status::Active.as_str())),
+            ])),
+        },
+        history_op(
+            ports,
+            survivor_id,
+            "merged",
+            &staff.user_id,
+            Some(&format!("from {retired_id}")),
+        )
+        .await,
+        history_op(
+            ports,
+            retired_id,
+            "merged",
+            &staff.user_id,
+            Some(&format!("into {survivor_id}")),
+        )
+        .await,
+    ];
+    ops.extend(index_deletes(
+        &old.iter()
+            .filter(|e| !new.contains(e))
+            .cloned()
+            .collect::<Vec<_>>(),
+        survivor_id,
+    ));
+    ops.extend(index_puts(&new, survivor_id));
+    ops.extend(index_deletes(
+        &store::listed_entries(&retired.item),
+        retired_id,
+    ));
+    ports
+        .table()
+        .transact_write(ops)
+        .await
+        .map_err(|e| stale_or(e, version))?;
+    audit_access(
+        ports,
+        staff,
+        "patient.merged",
+        purpose,
+        &[(survivor_id, &hospital_id), (retired_id, &hospital_id)],
+    )
+    .await?;
+    Ok(Opened {
+        id: survivor_id.to_owned(),
+        item,
+        sealed,
     })
 }

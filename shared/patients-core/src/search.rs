@@ -127,12 +127,15 @@ fn patient_of(key: &Key) -> Option<(u8, String)> {
     Some((rank.parse().ok()?, id.to_owned()))
 }
 
+/// One index entry as read: rank, patient id, and the record's signature.
+type Entry = (u8, String, Option<String>);
+
 async fn entries_of<P: Ports>(
     ports: &P,
     token: &str,
     limit: u32,
     cursor: Option<Cursor>,
-) -> Result<(Vec<(u8, String)>, Option<Cursor>), DomainError> {
+) -> Result<(Vec<Entry>, Option<Cursor>), DomainError> {
     let page = ports
         .table()
         .query(
@@ -144,8 +147,10 @@ async fn entries_of<P: Ports>(
     Ok((
         page.items
             .iter()
-            .filter_map(|i| i.key())
-            .filter_map(|k| patient_of(&k))
+            .filter_map(|i| {
+                let (rank, id) = patient_of(&i.key()?)?;
+                Some((rank, id, i.s("sig").map(str::to_owned)))
+            })
             .collect(),
         page.cursor,
     ))
@@ -202,7 +207,7 @@ pub async fn search<P: Ports>(
             for (kind, value) in terms {
                 let token = index.token(&hospital_id, kind, &value);
                 let (entries, _) = entries_of(ports, &token, limit, None).await?;
-                for (_, id) in entries {
+                for (_, id, _) in entries {
                     if !ids.contains(&id) {
                         ids.push(id);
                     }
@@ -249,6 +254,20 @@ pub async fn search<P: Ports>(
     })
 }
 
+/// Candidates read per page of the driving word's partition.
+const CANDIDATE_PAGE: u32 = 100;
+/// Candidates read at most for one page of results: a rare combination of common words
+/// answers with what it found and a cursor, in bounded time.
+const CANDIDATE_BUDGET: usize = 1_000;
+/// The (rank, patient id) a cursor of `token`'s partition points after, if it is one.
+fn position_of(cursor: &Cursor, token: &str) -> Option<(u8, String)> {
+    let key = cursor.key_attributes().ok()?.key()?;
+    if key.pk != format!("PIDX#{token}") {
+        return None;
+    }
+    patient_of(&key)
+}
+
 /// Name search: exact words, or (`tolerant`) the longest word's neighbour swaps.
 async fn by_names<P: Ports>(
     ports: &P,
@@ -259,12 +278,21 @@ async fn by_names<P: Ports>(
     cursor: Option<Cursor>,
     tolerant: bool,
 ) -> Result<(Vec<(Match, Opened)>, Option<Cursor>), DomainError> {
-    let longest = words
+    let word_tokens: Vec<String> = words
         .iter()
-        .enumerate()
-        .max_by_key(|(_, w)| w.chars().count())
-        .map(|(i, _)| i)
-        .unwrap_or(0);
+        .map(|w| index.token(hospital_id, kind::NAME, &names::query_term(w)))
+        .collect();
+    // The driving word: the one a cursor came from, else the longest (the most selective).
+    let longest = cursor
+        .as_ref()
+        .and_then(|c| word_tokens.iter().position(|t| position_of(c, t).is_some()))
+        .unwrap_or_else(|| {
+            words
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, w)| w.chars().count())
+                .map_or(0, |(i, _)| i)
+        });
     let drivers: Vec<String> = if tolerant {
         names::transpositions(&words[longest])
     } else {
@@ -272,53 +300,125 @@ async fn by_names<P: Ports>(
     };
     // The other words must each be listed on the record (as typed, unless tolerant: then the
     // opened record is the judge).
-    let others: Vec<String> = words
+    let others: Vec<String> = word_tokens
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != longest)
-        .map(|(_, w)| index.token(hospital_id, kind::NAME, &names::query_term(w)))
+        .map(|(_, t)| t.clone())
         .collect();
+    let want = limit as usize;
     let mut found: Vec<(Match, Opened)> = Vec::new();
     let mut next = None;
     for driver in drivers {
         let token = index.token(hospital_id, kind::NAME, &driver);
-        // Read ahead of the page: some candidates fall to the other words.
-        let (entries, after) = entries_of(ports, &token, limit, cursor.clone()).await?;
-        if !tolerant {
-            next = after;
-        }
-        let ids: Vec<String> = entries.iter().map(|(_, id)| id.clone()).collect();
-        let items = fetch(ports, hospital_id, &ids).await?;
-        let items: Vec<_> = items
-            .into_iter()
-            .filter(|i| tolerant || lists_all(i, &others))
-            .collect();
-        for opened in registry::open_all(ports, items).await? {
-            if opened.status() != Status::Active {
-                continue;
-            }
-            let name_words = opened.sealed.details.name_words();
-            if !words.iter().all(|w| names::finds(w, &name_words, tolerant)) {
-                continue;
-            }
-            let rank = entries
-                .iter()
-                .find(|(_, id)| *id == opened.id)
-                .map(|(r, _)| *r)
-                .unwrap_or(store::PREFIX);
-            let matched = if tolerant {
-                Match::Approximate
-            } else if rank == store::EXACT {
-                Match::Exact
+        let mut after = cursor.clone();
+        let mut scanned = 0;
+        loop {
+            // One word needs no more candidates than results (a few are inactive); several
+            // read ahead, and the signatures on the entries weed out the rest unread.
+            let page = if others.is_empty() && !tolerant {
+                (want as u32 + 5).min(CANDIDATE_PAGE)
             } else {
-                Match::Prefix
+                CANDIDATE_PAGE
             };
-            if !found.iter().any(|(_, f)| f.id == opened.id) {
-                found.push((matched, opened));
+            let (entries, page_end) = entries_of(ports, &token, page, after.clone()).await?;
+            scanned += entries.len();
+            let entries: Vec<Entry> = entries
+                .into_iter()
+                .map(|(rank, id, sig)| {
+                    let keep = tolerant
+                        || sig
+                            .as_deref()
+                            .is_none_or(|sig| others.iter().all(|t| store::signature_has(sig, t)));
+                    (rank, if keep { id } else { String::new() }, sig)
+                })
+                .collect();
+            let ids: Vec<String> = entries
+                .iter()
+                .filter(|(_, id, _)| !id.is_empty())
+                .map(|(_, id, _)| id.clone())
+                .collect();
+            let listed: Vec<_> = fetch(ports, hospital_id, &ids)
+                .await?
+                .into_iter()
+                .filter(|i| tolerant || lists_all(i, &others))
+                .collect();
+            // Candidates in index order; each chunk opened only as far as the page needs,
+            // so that stopping at a full page leaves a cursor at the last entry taken.
+            let candidates: Vec<(u8, &haven_kernel::Item)> = entries
+                .iter()
+                .filter(|(_, id, _)| !id.is_empty())
+                .filter_map(|(rank, id, _)| {
+                    listed
+                        .iter()
+                        .find(|i| i.s("pk").and_then(|pk| pk.strip_prefix("PATIENT#")) == Some(id))
+                        .map(|i| (*rank, i))
+                })
+                .collect();
+            let mut stopped_at: Option<(u8, String)> = None;
+            let mut rest = candidates.as_slice();
+            while found.len() < want && !rest.is_empty() {
+                let take = (want - found.len()).min(rest.len());
+                let (chunk, tail) = rest.split_at(take);
+                rest = tail;
+                let opened =
+                    registry::open_all(ports, chunk.iter().map(|(_, i)| (*i).clone()).collect())
+                        .await?;
+                for ((rank, _), o) in chunk.iter().zip(opened) {
+                    stopped_at = Some((*rank, o.id.clone()));
+                    let name_words = o.sealed.details.name_words();
+                    if o.status() != Status::Active
+                        || !words.iter().all(|w| names::finds(w, &name_words, tolerant))
+                        || found.iter().any(|(_, f)| f.id == o.id)
+                    {
+                        continue;
+                    }
+                    let matched = if tolerant {
+                        Match::Approximate
+                    } else if *rank == store::EXACT {
+                        Match::Exact
+                    } else {
+                        Match::Prefix
+                    };
+                    found.push((matched, o));
+                }
             }
+            let full = found.len() >= want;
+            let resume = match &stopped_at {
+                // Stopped before the page's end: resume after the last entry taken.
+                Some((rank, last)) if full && !rest.is_empty() => {
+                    Some(entry_cursor(&token, *rank, last))
+                }
+                Some((rank, last))
+                    if full && entries.last().is_some_and(|(_, id, _)| id != last) =>
+                {
+                    Some(entry_cursor(&token, *rank, last))
+                }
+                _ => page_end.clone(),
+            };
+            if full || resume.is_none() || scanned >= CANDIDATE_BUDGET {
+                if !tolerant {
+                    next = resume;
+                }
+                break;
+            }
+            after = resume;
+        }
+        if found.len() >= want {
+            break;
         }
     }
     Ok((found, next))
+}
+
+/// The cursor that resumes a partition's query after one index entry.
+fn entry_cursor(token: &str, rank: u8, patient_id: &str) -> Cursor {
+    let entry = store::IndexEntry {
+        rank,
+        token: token.to_owned(),
+    };
+    let key = store::index_key(&entry, patient_id);
+    Cursor::from_key_attributes(&haven_kernel::Item::new(&key))
 }
 
 #[cfg(test)]

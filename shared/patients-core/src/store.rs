@@ -16,9 +16,9 @@ use crate::names::{self, Rank};
 use crate::record::PatientDetails;
 use haven_kernel::DomainError;
 use haven_kernel::blind_index::BlindIndex;
-use haven_kernel::envelope::{self, Envelope, EnvelopeError};
+use haven_kernel::envelope::{self, Envelope};
 use haven_kernel::item::{Item, Key, Value};
-use haven_kernel::ports::{DataKey, EncryptionContext, KeyRing, KeyRingError, Ports};
+use haven_kernel::ports::{DataKey, EncryptionContext, KeyRing, Ports};
 
 pub const RECORD_KIND: &str = "patient";
 const SCHEMA_VERSION: &str = "1";
@@ -123,13 +123,7 @@ pub async fn open<P: Ports>(
         &context(patient_id, hospital_id),
         &envelope,
     )
-    .await
-    .map_err(|e| match e {
-        EnvelopeError::KeyRing(KeyRingError::Unavailable(_)) => {
-            DomainError::Unavailable("encryption keys are unavailable".into())
-        }
-        _ => DomainError::Unreadable,
-    })?;
+    .await?;
     serde_json::from_slice(&plain).map_err(|_| DomainError::Unreadable)
 }
 
@@ -214,6 +208,29 @@ pub fn national_id(details: &PatientDetails) -> Option<&str> {
         .iter()
         .find(|i| i.kind == IdentifierType::NationalId)
         .map(|i| i.value.as_str())
+}
+
+/// Characters of each token kept in a record's signature: 36 bits, so a word is mistaken for
+/// another in one signature about once in 10^10 (and the opened record is checked anyway).
+const SIGNATURE_CHARS: usize = 6;
+
+/// A record's tokens cut short, carried on each of its index entries (`sig`): a search for
+/// several words reads one word's entries and keeps those whose record also has the other
+/// words, without reading the records.
+pub fn signature(entries: &[IndexEntry]) -> String {
+    let mut short: Vec<&str> = entries
+        .iter()
+        .map(|e| &e.token[..SIGNATURE_CHARS.min(e.token.len())])
+        .collect();
+    short.sort_unstable();
+    short.dedup();
+    short.join(",")
+}
+
+/// Whether a signature holds `token`.
+pub fn signature_has(signature: &str, token: &str) -> bool {
+    let short = &token[..SIGNATURE_CHARS.min(token.len())];
+    signature.split(',').any(|s| s == short)
 }
 
 pub fn listed_entries(item: &Item) -> Vec<IndexEntry> {

@@ -14,6 +14,7 @@ haven_tests::on_both_backends!(
     refusals_by_role_and_hospital,
     racing_creates_get_distinct_valid_numbers,
     the_fhir_patient_validates_with_fhir_resources,
+    hl7_adt_import_registers_updates_and_merges,
     no_plaintext_reaches_the_store,
 );
 
@@ -398,4 +399,203 @@ async fn the_fhir_patient_validates_with_fhir_resources(gw: RunningGateway) {
     )
     .await;
     assert_eq!(status, 403);
+}
+
+/// An ADT message built by hl7apy from a spec (see `independent.py hl7-adt`).
+fn adt(spec: Value) -> String {
+    haven_tests::independent::run(&["hl7-adt"], &spec.to_string())
+}
+
+/// Posts an HL7 message; returns the ACK as hl7apy reads it.
+async fn import(gw: &RunningGateway, token: &str, message: &str) -> Value {
+    let post = |accept: &'static str| {
+        haven_tests::http::client()
+            .post(gw.url("/api/v1/patients/hl7/import"))
+            .bearer_auth(token)
+            .header("content-type", "application/hl7-v2")
+            .header("accept", accept)
+            .body(message.to_owned())
+            .send()
+    };
+    let response = post("application/hl7-v2").await.expect("import");
+    assert_eq!(response.status(), 200);
+    let ack = response.text().await.expect("ack");
+    serde_json::from_str(&haven_tests::independent::run(&["hl7-ack"], &ack)).unwrap_or(Value::Null)
+}
+
+async fn import_json(gw: &RunningGateway, token: &str, message: &str) -> Value {
+    let response = haven_tests::http::client()
+        .post(gw.url("/api/v1/patients/hl7/import"))
+        .bearer_auth(token)
+        .header("content-type", "text/plain")
+        .header("accept", "application/json")
+        .body(message.to_owned())
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+async fn hl7_adt_import_registers_updates_and_merges(gw: RunningGateway) {
+    let nurse = new_staff(&gw, "nurse", Some(KNH)).await;
+    let a04 = adt(json!({
+        "event": "A04", "control_id": "MSG-A04-1",
+        "pid": {
+            "3": "34567891^^^KE-IPRS^NI~AK7654321^^^KE^PPN~EMR-77^^^KNH-EMR^MR",
+            "5": "Otieno^Baraka^Ochieng",
+            "7": "19850704",
+            "8": "M",
+            "11": "Plot 5\\F\\B, Ngong Road^^Nairobi^Nairobi^^KE",
+            "13": "^PRN^PH^^^^^^^^^0711 222 333~^NET^Internet^baraka@example.org"
+        },
+        "nk1": {"2": "Otieno^Akinyi", "3": "SPO^Spouse", "5": "^PRN^PH^^^^^^^^^0733000999"}
+    }));
+    let ack = import(&gw, &nurse, &a04).await;
+    assert_eq!(ack["ack_code"], "AA", "{ack}");
+    assert_eq!(ack["control_id"], "MSG-A04-1");
+    assert_eq!(ack["type"], "ACK^A04^ACK");
+    let (_, page) = search(&gw, &nurse, "34567891").await;
+    let id = ids(&page).first().copied().expect("imported").to_owned();
+    let (_, record) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/patients/{id}"),
+        Some(&nurse),
+        None,
+    )
+    .await;
+    assert_eq!(record["family_name"], "Otieno");
+    assert_eq!(record["other_names"], "Ochieng");
+    assert_eq!(record["date_of_birth"], "1985-07-04");
+    assert_eq!(record["phone"], "+254711222333");
+    assert_eq!(record["email"], "baraka@example.org");
+    assert_eq!(record["address"], "Plot 5|B, Ngong Road, Nairobi");
+    assert_eq!(record["county"], "Nairobi");
+    assert_eq!(record["next_of_kin"]["name"], "Akinyi Otieno");
+    assert_eq!(
+        record["identifiers"].as_array().map(Vec::len),
+        Some(2),
+        "{record}"
+    );
+    let mrn = record["mrn"].as_str().expect("mrn").to_owned();
+
+    // A08 names the patient by Haven's MRN and changes what it carries; the rest stays.
+    let a08 = adt(json!({
+        "event": "A08", "control_id": "MSG-A08-1",
+        "pid": {"3": format!("{mrn}^^^HAVEN^MR"), "5": "Otieno^Baraka", "13": "^PRN^PH^^^^^^^^^0799 888 777"}
+    }));
+    let outcome = import_json(&gw, &nurse, &a08.replace('\r', "\n")).await;
+    assert_eq!(outcome["ack_code"], "AA", "{outcome}");
+    assert_eq!(outcome["patient_id"], id.as_str());
+    let (_, record) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/patients/{id}"),
+        Some(&nurse),
+        None,
+    )
+    .await;
+    assert_eq!(record["phone"], "+254799888777");
+    assert_eq!(record["date_of_birth"], "1985-07-04");
+    assert_eq!(record["version"], 2);
+
+    // A malformed message: AE naming PID-7, and nothing written.
+    let (_, before) = call(&gw, "GET", "/api/v1/patients?limit=100", Some(&nurse), None).await;
+    let bad = adt(json!({
+        "event": "A04", "control_id": "MSG-BAD-1",
+        "pid": {"5": "Wafula^Juma", "7": "1985-07-04", "8": "M"}
+    }));
+    let ack = import(&gw, &nurse, &bad).await;
+    assert_eq!(ack["ack_code"], "AE", "{ack}");
+    // ERL: segment, its sequence, field, field repetition.
+    assert_eq!(ack["errors"][0]["location"], "PID^1^7^1", "{ack}");
+    assert!(
+        ack["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("102^"),
+        "{ack}"
+    );
+    let bad_county = adt(json!({
+        "event": "A04", "control_id": "MSG-BAD-2",
+        "pid": {"5": "Wafula^Juma", "8": "M", "11": "^^^Atlantis"}
+    }));
+    let outcome = import_json(&gw, &nurse, &bad_county).await;
+    assert_eq!(outcome["ack_code"], "AE");
+    assert_eq!(outcome["errors"][0]["field"], 11);
+    assert_eq!(outcome["errors"][0]["component"], 4);
+    let (_, after) = call(&gw, "GET", "/api/v1/patients?limit=100", Some(&nurse), None).await;
+    assert_eq!(
+        before["patients"], after["patients"],
+        "a refused message wrote nothing"
+    );
+    let (_, page) = search(&gw, &nurse, "wafula").await;
+    assert!(ids(&page).is_empty());
+
+    // Not ADT, not HL7 at all: AR.
+    let oru = a04.replace("ADT^A04^ADT_A01", "ORU^R01^ORU_R01");
+    let ack = import(&gw, &nurse, &oru).await;
+    assert_eq!(ack["ack_code"], "AR");
+    assert!(
+        ack["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("200^")
+    );
+    let outcome = import_json(&gw, &nurse, "PID|1||123\r").await;
+    assert_eq!(outcome["ack_code"], "AR", "{outcome}");
+
+    // MLLP framing, a Z-segment: read as the same message.
+    let second = adt(json!({
+        "event": "A04", "control_id": "MSG-A04-2",
+        "pid": {"5": "Otieno^Baraka", "7": "19850704", "8": "M", "13": "^PRN^PH^^^^^^^^^0711 222 333"}
+    }));
+    let framed = format!("\u{b}{second}\rZPI|1|whatever^x\r\u{1c}\r");
+    let outcome = import_json(&gw, &nurse, &framed).await;
+    assert_eq!(outcome["ack_code"], "AA", "{outcome}");
+    let duplicate_id = outcome["patient_id"].as_str().expect("id").to_owned();
+    let duplicate_mrn = outcome["mrn"].as_str().expect("mrn").to_owned();
+
+    // A40: the duplicate merges into the first; both MRNs find the survivor, and the
+    // retired record redirects to it.
+    let a40 = adt(json!({
+        "event": "A40", "control_id": "MSG-A40-1",
+        "pid": {"3": format!("{mrn}^^^HAVEN^MR"), "5": "Otieno^Baraka"},
+        "mrg": {"1": format!("{duplicate_mrn}^^^HAVEN^MR")}
+    }));
+    let ack = import(&gw, &nurse, &a40).await;
+    assert_eq!(ack["ack_code"], "AA", "{ack}");
+    for q in [mrn.as_str(), duplicate_mrn.as_str()] {
+        let (_, page) = search(&gw, &nurse, q).await;
+        assert_eq!(ids(&page), [id.as_str()], "{q}");
+    }
+    let (status, redirected) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/patients/{duplicate_id}"),
+        Some(&nurse),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(redirected["id"], id.as_str());
+    assert_eq!(redirected["other_mrns"], json!([duplicate_mrn]));
+    let (_, list) = call(&gw, "GET", "/api/v1/patients?limit=100", Some(&nurse), None).await;
+    assert!(
+        !list.to_string().contains(&duplicate_id),
+        "the retired record is listed"
+    );
+
+    // Only those who register patients may import.
+    let lab = new_staff(&gw, "lab_tech", Some(KNH)).await;
+    let response = haven_tests::http::client()
+        .post(gw.url("/api/v1/patients/hl7/import"))
+        .bearer_auth(&lab)
+        .header("content-type", "application/hl7-v2")
+        .body(a04.clone())
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(response.status(), 403);
 }

@@ -10,12 +10,10 @@ use serde::Serialize;
 use crate::emergencies::alert::Alert;
 use crate::medical::profile::MedicalProfile;
 use haven_kernel::audit::{self, AuditEvent};
-use haven_kernel::envelope::{self, Envelope, EnvelopeError};
+use haven_kernel::envelope::{self, Envelope};
 use haven_kernel::error::DomainError;
 use haven_kernel::item::{Item, Key, Value};
-use haven_kernel::ports::{
-    Condition, Cursor, EncryptionContext, KeyRingError, Ports, Query, Table, TableError,
-};
+use haven_kernel::ports::{Condition, Cursor, EncryptionContext, Ports, Query, Table, TableError};
 use haven_kernel::roles::Role;
 
 pub const RECORD_KIND: &str = "medical-profile";
@@ -78,14 +76,7 @@ async fn open<P: Ports>(
     item: &Item,
 ) -> Result<StoredProfile, DomainError> {
     let sealed = Envelope::read_from(item, PREFIX).ok_or(DomainError::Unreadable)?;
-    let plain = envelope::open(ports.key_ring(), &context(owner_id), &sealed)
-        .await
-        .map_err(|e| match e {
-            EnvelopeError::KeyRing(KeyRingError::Unavailable(_)) => {
-                DomainError::Unavailable("encryption keys are unavailable".into())
-            }
-            _ => DomainError::Unreadable,
-        })?;
+    let plain = envelope::open(ports.key_ring(), &context(owner_id), &sealed).await?;
     let profile: MedicalProfile =
         serde_json::from_slice(&plain).map_err(|_| DomainError::Unreadable)?;
     Ok(StoredProfile {
