@@ -19,6 +19,7 @@ pub mod health;
 pub mod ids;
 pub mod item;
 pub mod metrics;
+pub mod person;
 pub mod phone;
 pub mod ports;
 pub mod record;

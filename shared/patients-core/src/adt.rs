@@ -145,16 +145,6 @@ fn haven_mrn(message: &Message) -> Option<Mrn> {
         .find_map(|r| r.component(1).and_then(|v| Mrn::parse(v).ok()))
 }
 
-fn sex(code: &str) -> Option<Sex> {
-    match code.to_ascii_uppercase().as_str() {
-        "F" => Some(Sex::Female),
-        "M" => Some(Sex::Male),
-        "O" | "A" => Some(Sex::Other),
-        "U" | "N" => Some(Sex::Unknown),
-        _ => None,
-    }
-}
-
 /// An HL7 date (`YYYYMMDD`, maybe with a time after it) as `YYYY-MM-DD`.
 fn date(value: &str) -> Option<String> {
     let d = value.get(..8)?;
@@ -240,7 +230,7 @@ fn input_from(
         Given::Absent => current.and_then(|c| c.date_of_birth.clone()),
     };
     let sex = match text(8, 1) {
-        Given::Value(v) => sex(&v).ok_or_else(|| {
+        Given::Value(v) => Sex::from_hl7(&v).ok_or_else(|| {
             detail(
                 at(message, "PID", 8, None),
                 TABLE_VALUE_NOT_FOUND,

@@ -5,27 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::identifiers::{self, Identifier};
 use crate::names;
+pub use haven_kernel::person::Sex;
 use haven_kernel::{DomainError, phone};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sex {
-    Female,
-    Male,
-    Other,
-    Unknown,
-}
-
-impl Sex {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sex::Female => "female",
-            Sex::Male => "male",
-            Sex::Other => "other",
-            Sex::Unknown => "unknown",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::identifiers::IdentifierType;
 use crate::names::{self, Rank};
 use crate::record::PatientDetails;
 use haven_kernel::DomainError;
@@ -199,15 +198,6 @@ pub fn entries(index: &BlindIndex, hospital_id: &str, sealed: &Sealed) -> Vec<In
     }
     out.sort();
     out
-}
-
-/// The national ID of a record, if it has one (HL7 and FHIR carry it first).
-pub fn national_id(details: &PatientDetails) -> Option<&str> {
-    details
-        .identifiers
-        .iter()
-        .find(|i| i.kind == IdentifierType::NationalId)
-        .map(|i| i.value.as_str())
 }
 
 /// Characters of each token kept in a record's signature: 36 bits, so a word is mistaken for

@@ -33,35 +33,7 @@ pub struct MedicalProfile {
     pub insurance: Option<Insurance>,
 }
 
-/// FHIR's administrative gender values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sex {
-    Female,
-    Male,
-    Other,
-    Unknown,
-}
-
-impl Sex {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sex::Female => "female",
-            Sex::Male => "male",
-            Sex::Other => "other",
-            Sex::Unknown => "unknown",
-        }
-    }
-    /// HL7 v2 table 0001.
-    pub fn hl7(self) -> &'static str {
-        match self {
-            Sex::Female => "F",
-            Sex::Male => "M",
-            Sex::Other => "O",
-            Sex::Unknown => "U",
-        }
-    }
-}
+pub use haven_kernel::person::Sex;
 
 /// An age as a band, which is what an emergency department prepares by (a cot or a bed,
 /// paediatric doses), without disclosing the date of birth.
