@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use haven_aws::{AwsBackend, AwsSettings, provision};
 use haven_embedded::EmbeddedBackend;
-use haven_kernel::ports::{KeyRing, Publisher, Queue, Table};
+use haven_kernel::ports::{BlobStore, KeyRing, Publisher, Queue, Table};
 use haven_kernel::{Clock, SystemClock};
 
 pub trait ContractBackend: Send + Sync {
@@ -14,12 +14,14 @@ pub trait ContractBackend: Send + Sync {
     type Queue: Queue;
     type Publisher: Publisher;
     type KeyRing: KeyRing;
+    type Blobs: BlobStore;
 
     fn name(&self) -> &'static str;
     fn table(&self) -> &Self::Table;
     fn queue(&self) -> &Self::Queue;
     fn publisher(&self) -> &Self::Publisher;
     fn key_ring(&self) -> &Self::KeyRing;
+    fn blobs(&self) -> &Self::Blobs;
     fn create_queue(
         &self,
         name: &str,
@@ -60,6 +62,7 @@ impl ContractBackend for Embedded {
     type Queue = haven_embedded::SqliteQueue;
     type Publisher = haven_embedded::SqlitePublisher;
     type KeyRing = haven_embedded::FileKeyRing;
+    type Blobs = haven_embedded::FileBlobs;
 
     fn name(&self) -> &'static str {
         "embedded"
@@ -75,6 +78,9 @@ impl ContractBackend for Embedded {
     }
     fn key_ring(&self) -> &Self::KeyRing {
         &self.backend.key_ring
+    }
+    fn blobs(&self) -> &Self::Blobs {
+        &self.backend.blobs
     }
     async fn create_queue(
         &self,
@@ -143,6 +149,7 @@ pub async fn aws() -> Aws {
         kms_also_opens: Vec::new(),
         resource_prefix: prefix.clone(),
         websocket_endpoint: Some(aws_endpoint()),
+        documents_bucket: format!("{prefix}documents"),
     };
     provision::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table_name)
         .await
@@ -152,6 +159,11 @@ pub async fn aws() -> Aws {
         .expect("create key on moto");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let backend = AwsBackend::new(&sdk, settings.clone(), clock);
+    backend
+        .blobs
+        .create_bucket()
+        .await
+        .expect("create bucket on moto");
     Aws {
         backend,
         sdk,
@@ -164,6 +176,7 @@ impl ContractBackend for Aws {
     type Queue = haven_aws::SqsQueue;
     type Publisher = haven_aws::SnsPublisher;
     type KeyRing = haven_aws::KmsKeyRing;
+    type Blobs = haven_aws::S3Blobs;
 
     fn name(&self) -> &'static str {
         "aws"
@@ -179,6 +192,9 @@ impl ContractBackend for Aws {
     }
     fn key_ring(&self) -> &Self::KeyRing {
         &self.backend.key_ring
+    }
+    fn blobs(&self) -> &Self::Blobs {
+        &self.backend.blobs
     }
     async fn create_queue(
         &self,

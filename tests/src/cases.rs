@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use haven_kernel::item::EXPIRES_AT;
 use haven_kernel::ports::table::CancelReason;
 use haven_kernel::ports::{
-    Condition, EncryptionContext, Index, KeyRing, KeyRingError, OutgoingMessage, PublishError,
-    Publisher, Query, Queue, QueueError, ReceiveOptions, ReceivedMessage, SortKey, Table,
-    TableError, TransactOp, Update,
+    BlobError, BlobStore, Condition, EncryptionContext, HEAD_BYTES, Index, KeyRing, KeyRingError,
+    OutgoingMessage, PublishError, Publisher, Query, Queue, QueueError, ReceiveOptions,
+    ReceivedMessage, SortKey, Table, TableError, TransactOp, Update,
 };
 use haven_kernel::{Item, Key, Value};
 
@@ -870,4 +870,66 @@ pub async fn decryption_is_refused_under_another_context<B: ContractBackend>(b: 
             .expect_err("tampered"),
         KeyRingError::Refused
     );
+}
+
+/// Bytes of every value, in an order no compression or text encoding keeps.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub async fn blobs_round_trip_and_are_written_once<B: ContractBackend>(b: &B) {
+    let key = format!("documents/{}/p/d", unique("h"));
+    assert_eq!(b.blobs().get(&key).await.expect("get"), None);
+    let bytes = noise(3 * 1024 * 1024 + 17, 7);
+    b.blobs()
+        .put(&key, "application/pdf", &bytes)
+        .await
+        .expect("put");
+    assert_eq!(
+        b.blobs().get(&key).await.expect("get").as_deref(),
+        Some(&bytes[..]),
+        "byte-identical"
+    );
+    assert_eq!(
+        b.blobs().put(&key, "application/pdf", b"other").await,
+        Err(BlobError::Exists),
+        "a blob is written once"
+    );
+    assert_eq!(
+        b.blobs().get(&key).await.expect("get").map(|v| v.len()),
+        Some(bytes.len()),
+        "the first write stands"
+    );
+    b.blobs().delete(&key).await.expect("delete");
+    assert_eq!(b.blobs().get(&key).await.expect("get"), None);
+    b.blobs()
+        .delete(&key)
+        .await
+        .expect("deleting nothing is fine");
+}
+
+pub async fn blob_inspection_reads_the_size_and_the_first_bytes<B: ContractBackend>(b: &B) {
+    let key = format!("documents/{}/p/d", unique("h"));
+    assert_eq!(b.blobs().inspect(&key).await.expect("inspect"), None);
+    for (n, len) in [(0u64, 10usize), (1, HEAD_BYTES), (2, 100_000)] {
+        let key = format!("{key}{n}");
+        let bytes = noise(len, n + 11);
+        b.blobs().put(&key, "image/png", &bytes).await.expect("put");
+        let seen = b
+            .blobs()
+            .inspect(&key)
+            .await
+            .expect("inspect")
+            .expect("stored");
+        assert_eq!(seen.size, len as u64, "{}", b.name());
+        assert_eq!(seen.head, bytes[..len.min(HEAD_BYTES)].to_vec());
+    }
 }

@@ -75,6 +75,7 @@ impl Drop for RunningGateway {
 struct Parts {
     sockets: LocalSockets,
     sms_outbox: Option<haven_embedded::SqlitePublisher>,
+    blobs: Option<haven_embedded::FileBlobs>,
     listener: tokio::net::TcpListener,
     dir: Option<tempfile::TempDir>,
     raw_store: RawStore,
@@ -85,6 +86,7 @@ async fn start<P: Ports>(ports: Arc<P>, parts: Parts) -> RunningGateway {
     let Parts {
         sockets,
         sms_outbox,
+        blobs,
         listener,
         dir,
         raw_store,
@@ -144,7 +146,7 @@ async fn start<P: Ports>(ports: Arc<P>, parts: Parts) -> RunningGateway {
         vec![]
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let gateway = Gateway::new(ports, sockets, sms_outbox);
+    let gateway = Gateway::new(ports, sockets, sms_outbox, blobs);
     tokio::spawn(async move {
         let _ = gateway
             .serve(listener, async move {
@@ -188,6 +190,11 @@ pub async fn embedded_with(options: Options) -> RunningGateway {
         .expect("bind");
     ports.comms = comms_for(&options, listener.local_addr().expect("bound"));
     let sms_outbox = Some(ports.backend.publisher.clone());
+    ports
+        .backend
+        .blobs
+        .set_base_url(&ports.comms.public_base_url);
+    let blobs = Some(ports.backend.blobs.clone());
     let files = dir.path().to_path_buf();
     let raw_store: RawStore = Box::new(move || {
         let files = files.clone();
@@ -198,12 +205,26 @@ pub async fn embedded_with(options: Options) -> RunningGateway {
                     bytes.extend(b);
                 }
             }
+            // And every sealed blob file, with its path.
+            let mut dirs = vec![files.join(haven_embedded::BLOBS_DIR)];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    let path = entry.path();
+                    bytes.extend(path.to_string_lossy().as_bytes());
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else if let Ok(b) = std::fs::read(&path) {
+                        bytes.extend(b);
+                    }
+                }
+            }
             bytes
         })
     });
     let parts = Parts {
         sockets,
         sms_outbox,
+        blobs,
         listener,
         dir: Some(dir),
         raw_store,
@@ -228,19 +249,27 @@ pub async fn aws_with(options: Options) -> RunningGateway {
         table_name: format!("{prefix}haven"),
         kms_key_id: format!("alias/{prefix}haven"),
         kms_also_opens: Vec::new(),
-        resource_prefix: prefix,
+        resource_prefix: prefix.clone(),
         // Sockets live in this gateway; the adapter posts to its `/@connections`.
         websocket_endpoint: Some(format!("http://{addr}")),
+        documents_bucket: format!("{prefix}documents"),
     };
     haven_aws::provision::provision_all(&sdk, &settings)
         .await
         .expect("provision on moto");
     let table = settings.table_name.clone();
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let bucket = haven_aws::S3Blobs::new(&sdk, settings.documents_bucket.clone());
     let raw_store: RawStore = Box::new(move || {
-        let (dynamo, table) = (dynamo.clone(), table.clone());
+        let (dynamo, table, bucket) = (dynamo.clone(), table.clone(), bucket.clone());
         Box::pin(async move {
+            use haven_kernel::ports::BlobStore;
+            // Every object of the documents bucket, key and bytes.
             let mut bytes = Vec::new();
+            for key in bucket.keys().await.expect("list the bucket") {
+                bytes.extend(key.as_bytes());
+                bytes.extend(bucket.get(&key).await.expect("object").unwrap_or_default());
+            }
             let mut start = None;
             loop {
                 let page = dynamo
@@ -266,6 +295,7 @@ pub async fn aws_with(options: Options) -> RunningGateway {
     let parts = Parts {
         sockets: LocalSockets::default(),
         sms_outbox: None,
+        blobs: None,
         listener,
         dir: None,
         raw_store,

@@ -38,6 +38,8 @@ macro_rules! for_each_contract_case {
             sms_to_an_invalid_number_is_refused,
             data_key_round_trip,
             decryption_is_refused_under_another_context,
+            blobs_round_trip_and_are_written_once,
+            blob_inspection_reads_the_size_and_the_first_bytes,
         );
     };
 }

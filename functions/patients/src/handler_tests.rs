@@ -512,3 +512,57 @@ async fn name_search_pages_through_every_match_and_only_those() {
     }
     assert_eq!(seen, kamau, "every match, once");
 }
+
+/// The document sample events: a pending document and its signed upload; the bytes stored
+/// through the port and checked on the next list, with a download link; roles refused.
+#[tokio::test]
+async fn documents_through_their_sample_events() {
+    use haven_kernel::ports::BlobStore;
+    let (ports, _dir) = ports().await;
+    let (code, patient) = create(&ports, nurse(), sample_body()).await;
+    assert_eq!(code, 201, "{patient}");
+    let id = patient["id"].as_str().expect("id").to_owned();
+    let (code, asked) = status(
+        crate::documents_create(&ports, nurse(), at("patients-documents-create", &id)).await,
+    );
+    assert_eq!(code, 201, "{asked}");
+    assert_eq!(asked["document"]["status"], "pending");
+    assert_eq!(asked["document"]["document_type"], "referral");
+    assert_eq!(
+        asked["upload"]["headers"]["content-type"],
+        "application/pdf"
+    );
+    let size = asked["document"]["size"].as_u64().expect("size") as usize;
+    let mut bytes = b"%PDF-1.4\n".to_vec();
+    bytes.resize(size, b'x');
+    let document_id = asked["document"]["document_id"].as_str().expect("id");
+    let key = haven_patients_core::documents::blob_key(KNH, &id, document_id);
+    ports
+        .blobs()
+        .put(&key, "application/pdf", &bytes)
+        .await
+        .expect("stored");
+    let (code, listed) =
+        status(crate::documents_list(&ports, nurse(), at("patients-documents-list", &id)).await);
+    assert_eq!(code, 200, "{listed}");
+    assert_eq!(listed["documents"][0]["status"], "available", "{listed}");
+    assert_eq!(
+        listed["documents"][0]["title"],
+        "Referral letter from the county hospital"
+    );
+    assert!(listed["documents"][0]["download"]["url"].is_string());
+    for (who, want) in [
+        (caller(Role::LabTech, Some(KNH)), 403),
+        (caller(Role::Patient, None), 403),
+        (caller(Role::Nurse, Some(MTRH)), 404),
+    ] {
+        let (code, _) = status(
+            crate::documents_list(&ports, who.clone(), at("patients-documents-list", &id)).await,
+        );
+        assert_eq!(code, want, "{who:?} lists");
+        let (code, _) = status(
+            crate::documents_create(&ports, who, at("patients-documents-create", &id)).await,
+        );
+        assert_eq!(code, want, "asks to upload");
+    }
+}

@@ -7,6 +7,7 @@ use haven_edge::{
     path_param, query_param, raw_body, with_etag,
 };
 use haven_kernel::ports::Ports;
+use haven_patients_core::documents;
 use haven_patients_core::fhir as patient_fhir;
 use haven_patients_core::registry::{self, PatientView};
 use haven_patients_core::{PatientInput, Purpose, Staff, View, search};
@@ -150,6 +151,34 @@ pub async fn history<P: Ports>(ports: &P, caller: Caller, req: Request) -> Handl
         &staff,
         id,
         page_limit(&req, 50, 100)?,
+        page_cursor(&req)?,
+        purpose(&req)?,
+    )
+    .await?;
+    Ok(private(json_response(StatusCode::OK, &page)?))
+}
+
+/// `POST /patients/{patient_id}/documents {document_type, content_type, size, title?,
+/// filename?}` → 201 with the pending document and the signed upload (`PUT` the bytes to
+/// `upload.url` with `upload.headers`).
+pub async fn documents_create<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let id = path_param(&req, "patient_id")?;
+    let input: documents::NewDocument = parse_json(&req, BODY_LIMIT)?;
+    let uploading = documents::request_upload(ports, &staff, id, input, purpose(&req)?).await?;
+    Ok(private(json_response(StatusCode::CREATED, &uploading)?))
+}
+
+/// `GET /patients/{patient_id}/documents?limit=&cursor=`: newest first, each checked one
+/// with a download URL valid for five minutes.
+pub async fn documents_list<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerResult {
+    let staff = staff(&caller)?;
+    let id = path_param(&req, "patient_id")?;
+    let page = documents::list(
+        ports,
+        &staff,
+        id,
+        page_limit(&req, 20, 50)?,
         page_cursor(&req)?,
         purpose(&req)?,
     )

@@ -90,6 +90,15 @@ pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
         "patients-history" => http!("patients-history", haven_patients::history),
         "patients-fhir" => http!("patients-fhir", haven_patients::fhir),
         "patients-hl7-import" => http!("patients-hl7-import", haven_patients::hl7_import),
+        "patients-documents-create" => {
+            http!(
+                "patients-documents-create",
+                haven_patients::documents_create
+            )
+        }
+        "patients-documents-list" => {
+            http!("patients-documents-list", haven_patients::documents_list)
+        }
         "emergency-medical-profile" => {
             http!("emergency-medical-profile", haven_medical::break_glass)
         }

@@ -3,6 +3,7 @@
 //! Lambda event sources; the handlers are the very ones the Lambda binaries run.
 
 pub mod admin;
+pub mod blobs;
 pub mod events;
 pub mod functions;
 pub mod running;
@@ -37,6 +38,9 @@ pub struct Gateway<P> {
     /// The embedded backend's SMS outbox, shown at `GET /local/sms-outbox` (on AWS, texts go
     /// to SNS instead).
     pub sms_outbox: Option<haven_embedded::SqlitePublisher>,
+    /// The embedded backend's blob files, behind `/local/blobs/...` (on AWS, clients go to
+    /// S3 with presigned URLs instead).
+    pub blobs: Option<haven_embedded::FileBlobs>,
 }
 
 impl<P: Ports> Gateway<P> {
@@ -44,12 +48,14 @@ impl<P: Ports> Gateway<P> {
         ports: Arc<P>,
         sockets: LocalSockets,
         sms_outbox: Option<haven_embedded::SqlitePublisher>,
+        blobs: Option<haven_embedded::FileBlobs>,
     ) -> Arc<Self> {
         Arc::new(Gateway {
             ports,
             sockets,
             cors: CorsPolicy::from_env(),
             sms_outbox,
+            blobs,
         })
     }
 
@@ -62,6 +68,14 @@ impl<P: Ports> Gateway<P> {
                 post(sockets::post_to_connection::<P>),
             )
             .route("/local/sms-outbox", get(admin::sms_outbox::<P>))
+            .route(
+                "/local/blobs/{*key}",
+                axum::routing::put(blobs::put::<P>)
+                    .get(blobs::get::<P>)
+                    .layer(axum::extract::DefaultBodyLimit::max(
+                        blobs::MAX_UPLOAD_BYTES,
+                    )),
+            )
             .fallback(dispatch::<P>)
             .with_state(self.clone())
     }

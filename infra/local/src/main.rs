@@ -37,8 +37,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let ports = Arc::new(ports);
                 let sockets = ports.backend.connections.clone();
                 let outbox = Some(ports.backend.publisher.clone());
+                ports
+                    .backend
+                    .blobs
+                    .set_base_url(&ports.comms.public_base_url);
+                let blobs = Some(ports.backend.blobs.clone());
                 let data = Some(running::absolute(&data_dir()));
-                start(ports, sockets, outbox, listener, demo, data).await
+                start(ports, sockets, (outbox, blobs), listener, demo, data).await
             }
             Backend::Aws => {
                 // The adapter posts to this gateway's `/@connections` unless told otherwise.
@@ -51,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 start(
                     Arc::new(ports),
                     LocalSockets::default(),
-                    None,
+                    (None, None),
                     listener,
                     demo,
                     None,
@@ -65,7 +70,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn start<P: Ports>(
     ports: Arc<P>,
     sockets: LocalSockets,
-    sms_outbox: Option<haven_embedded::SqlitePublisher>,
+    (sms_outbox, blobs): (
+        Option<haven_embedded::SqlitePublisher>,
+        Option<haven_embedded::FileBlobs>,
+    ),
     listener: tokio::net::TcpListener,
     demo: bool,
     data_dir: Option<PathBuf>,
@@ -135,7 +143,7 @@ async fn start<P: Ports>(
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     };
-    Gateway::new(ports, sockets, sms_outbox)
+    Gateway::new(ports, sockets, sms_outbox, blobs)
         .serve(listener, shutdown)
         .await?;
     Ok(())

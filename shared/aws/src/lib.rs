@@ -10,6 +10,7 @@ use std::sync::Arc;
 use haven_kernel::Clock;
 
 pub mod attributes;
+mod blobs;
 mod connections;
 mod error;
 mod expression;
@@ -19,6 +20,7 @@ mod publisher;
 mod queue;
 mod table;
 
+pub use blobs::S3Blobs;
 pub use connections::ApiGatewayConnections;
 pub use keyring::KmsKeyRing;
 pub use publisher::SnsPublisher;
@@ -38,11 +40,13 @@ pub struct AwsSettings {
     pub resource_prefix: String,
     /// The `@connections` endpoint: `https://{domain}/{stage}` on AWS.
     pub websocket_endpoint: Option<String>,
+    /// The S3 bucket of patients' documents (SSE-KMS under its own key).
+    pub documents_bucket: String,
 }
 
 impl AwsSettings {
     /// Reads `HAVEN_TABLE`, `HAVEN_KMS_KEY_ID`, `HAVEN_KMS_ALSO_OPENS`, `HAVEN_RESOURCE_PREFIX` and
-    /// `HAVEN_WEBSOCKET_ENDPOINT`; empty values count as unset.
+    /// `HAVEN_WEBSOCKET_ENDPOINT` and `HAVEN_DOCUMENTS_BUCKET`; empty values count as unset.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         AwsSettings {
@@ -53,6 +57,8 @@ impl AwsSettings {
                 .unwrap_or_default(),
             resource_prefix: var("HAVEN_RESOURCE_PREFIX").unwrap_or_else(|| "haven-".to_owned()),
             websocket_endpoint: var("HAVEN_WEBSOCKET_ENDPOINT"),
+            documents_bucket: var("HAVEN_DOCUMENTS_BUCKET")
+                .unwrap_or_else(|| "haven-documents".to_owned()),
         }
     }
 }
@@ -65,6 +71,7 @@ pub struct AwsBackend {
     pub publisher: SnsPublisher,
     pub key_ring: KmsKeyRing,
     pub connections: ApiGatewayConnections,
+    pub blobs: S3Blobs,
 }
 
 impl AwsBackend {
@@ -95,6 +102,7 @@ impl AwsBackend {
             key_ring: KmsKeyRing::new(aws_sdk_kms::Client::new(sdk), settings.kms_key_id.clone())
                 .also_opening(settings.kms_also_opens.clone()),
             connections: ApiGatewayConnections::new(sdk, settings.websocket_endpoint.as_deref()),
+            blobs: S3Blobs::new(sdk, settings.documents_bucket.clone()),
         }
     }
 

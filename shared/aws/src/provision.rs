@@ -459,7 +459,7 @@ async fn aliased_key(client: &aws_sdk_kms::Client, key: &str) -> Result<Option<S
 }
 
 /// A whole Haven stack: the table, every queue of the catalogue (dead-letter queues first)
-/// and every topic with its subscriptions, all named `resource_prefix + name`, and the KMS
+/// and every topic with its subscriptions, the documents bucket, all named `resource_prefix + name`, and the KMS
 /// key under `kms_key_id` when that is an alias (a key id or ARN must exist already).
 pub async fn provision_all(
     sdk: &aws_config::SdkConfig,
@@ -515,6 +515,10 @@ pub async fn provision_all(
             subscribe_queue(&sns, &sqs, &topic_arn, url, subscription.filter_policy).await?;
         }
     }
+
+    crate::S3Blobs::new(sdk, settings.documents_bucket.clone())
+        .create_bucket()
+        .await?;
 
     if settings.kms_key_id.starts_with("alias/") {
         create_key(&kms, &settings.kms_key_id).await?;

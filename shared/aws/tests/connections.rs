@@ -67,6 +67,7 @@ async fn posts_go_under_the_stage_and_answers_map_to_port_errors() {
         resource_prefix: "haven-".into(),
         // As on AWS: https://{domain}/{stage}.
         websocket_endpoint: Some(format!("{base}/prod")),
+        documents_bucket: "haven-documents".into(),
     };
     let backend = AwsBackend::new(&sdk, settings, Arc::new(SystemClock));
     let c = &backend.connections;

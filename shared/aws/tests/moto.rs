@@ -56,6 +56,7 @@ fn settings(endpoint: &str) -> AwsSettings {
         table_name: format!("{prefix}haven"),
         kms_key_id: format!("alias/{prefix}haven"),
         kms_also_opens: Vec::new(),
+        documents_bucket: format!("{prefix}documents"),
         resource_prefix: prefix,
         websocket_endpoint: Some(endpoint.to_owned()),
     }

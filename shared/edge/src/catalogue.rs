@@ -397,6 +397,20 @@ pub const CATALOGUE: &[HttpRoute] = &[
         "A patient as a FHIR R4 Patient (Kenya Core identifiers), or a Bundle with _include=everything",
     ),
     route(
+        "POST",
+        "/api/v1/patients/{patient_id}/documents",
+        "patients-documents-create",
+        Access::Roles(PATIENT_WRITERS),
+        "Add a document (scan, PDF, image up to 20 MB): answers with a signed upload URL",
+    ),
+    route(
+        "GET",
+        "/api/v1/patients/{patient_id}/documents",
+        "patients-documents-list",
+        Access::Roles(PATIENT_READERS),
+        "A patient's documents, each checked one with a short-lived download URL",
+    ),
+    route(
         "GET",
         "/api/v1/patients/{patient_id}/medical-history",
         "patients-history",

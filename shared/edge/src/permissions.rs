@@ -23,10 +23,19 @@ pub enum Key {
     /// Patient records of the hospital register, and the blind-index key their search
     /// tokens are made with. `PatientKey`.
     Patient,
+    /// Patients' documents in S3, encrypted by S3 itself (SSE-KMS), not in envelopes.
+    /// `DocumentKey`.
+    Document,
 }
 
 impl Key {
-    pub const ALL: [Key; 4] = [Key::Medical, Key::Identity, Key::Integration, Key::Patient];
+    pub const ALL: [Key; 5] = [
+        Key::Medical,
+        Key::Identity,
+        Key::Integration,
+        Key::Patient,
+        Key::Document,
+    ];
 
     /// The key's logical id in `template.yaml`.
     pub fn logical_id(self) -> &'static str {
@@ -35,6 +44,7 @@ impl Key {
             Key::Identity => "IdentityKey",
             Key::Integration => "IntegrationKey",
             Key::Patient => "PatientKey",
+            Key::Document => "DocumentKey",
         }
     }
 }
@@ -64,6 +74,12 @@ pub enum Grant {
     Depth(&'static str),
     /// Post to (and forget) WebSocket connections.
     PostToConnections,
+    /// Sign uploads to the documents bucket (a presigned URL carries its signer's rights;
+    /// S3 asks the bucket's key for a data key on the uploader's behalf).
+    UploadDocuments,
+    /// Read, check and sign downloads of the documents bucket, and delete what fails its
+    /// check. Listing the bucket lets a missing object answer 404 rather than 403.
+    ReadDocuments,
 }
 
 /// What a permission is on, as the template names it.
@@ -79,6 +95,10 @@ pub enum Resource {
     Queue(&'static str),
     /// `execute-api:ManageConnections` on the WebSocket API's `@connections`.
     Connections,
+    /// The documents bucket itself (`s3:ListBucket`).
+    DocumentsBucket,
+    /// The objects of the documents bucket.
+    Documents,
 }
 
 /// One IAM action on one resource.
@@ -115,6 +135,16 @@ impl Grant {
             Grant::PostToConnections => {
                 vec![p("execute-api:ManageConnections", Resource::Connections)]
             }
+            Grant::UploadDocuments => vec![
+                p("s3:PutObject", Resource::Documents),
+                p("kms:GenerateDataKey", Resource::Key(Key::Document)),
+            ],
+            Grant::ReadDocuments => vec![
+                p("s3:GetObject", Resource::Documents),
+                p("s3:DeleteObject", Resource::Documents),
+                p("s3:ListBucket", Resource::DocumentsBucket),
+                p("kms:Decrypt", Resource::Key(Key::Document)),
+            ],
         }
     }
 }
@@ -246,6 +276,14 @@ pub const GRANTS: &[FunctionGrants] = &[
     f("patients-history", &[Table(PUT), Open(Key::Patient)]),
     f("patients-fhir", &[Table(PUT), Open(Key::Patient)]),
     f("patients-hl7-import", &[Table(WRITE), Seal(Key::Patient)]),
+    f(
+        "patients-documents-create",
+        &[Table(PUT), Seal(Key::Patient), UploadDocuments],
+    ),
+    f(
+        "patients-documents-list",
+        &[Table(WRITE), Open(Key::Patient), ReadDocuments],
+    ),
     f(
         "emergency-medical-profile",
         &[Table(PUT), Open(Key::Medical)],

@@ -128,6 +128,18 @@ impl FileKeyRing {
         })
     }
 
+    /// A secret for one purpose, derived from the master key (HMAC-SHA256 over `label`): the
+    /// same on every open, and useless for anything but that purpose.
+    pub(crate) fn derive(&self, label: &[u8]) -> Zeroizing<[u8; KEY_BYTES]> {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.master[..])
+            .expect("any key length");
+        mac.update(label);
+        let mut out = Zeroizing::new([0u8; KEY_BYTES]);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        out
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         let key: &[u8; KEY_BYTES] = &self.master;
         Aes256Gcm::new(key.into())

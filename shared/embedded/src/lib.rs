@@ -2,6 +2,7 @@
 //! SQLite file (WAL, shared safely by several processes); keys are wrapped under a local
 //! master key file; WebSocket pushes go to sockets the local gateway holds in-process.
 
+mod blobs;
 mod db;
 pub mod filter;
 mod keyring;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use haven_kernel::Clock;
 use haven_kernel::catalogue::{QUEUES, TOPICS};
 
+pub use blobs::{FileBlobs, LocalGrant, LocalUrlError, ROUTE_PREFIX as BLOB_ROUTE_PREFIX};
 pub use keyring::FileKeyRing;
 pub use publisher::{SmsRecord, SqlitePublisher};
 pub use queue::SqliteQueue;
@@ -29,6 +31,8 @@ use db::Database;
 pub const DATABASE_FILE: &str = "haven.sqlite3";
 /// The master key file inside the data directory.
 pub const MASTER_KEY_FILE: &str = "master.key";
+/// The directory of sealed blobs inside the data directory.
+pub const BLOBS_DIR: &str = "blobs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
@@ -66,6 +70,8 @@ pub struct EmbeddedBackend {
     pub publisher: SqlitePublisher,
     pub key_ring: FileKeyRing,
     pub connections: LocalSockets,
+    /// Documents and other files, sealed in `data_dir/blobs`.
+    pub blobs: FileBlobs,
 }
 
 impl EmbeddedBackend {
@@ -85,12 +91,14 @@ impl EmbeddedBackend {
             })?;
         let key_ring = FileKeyRing::open(&data_dir.join(MASTER_KEY_FILE))?;
         let db = Database::open(&data_dir.join(DATABASE_FILE), clock)?;
+        let blobs = FileBlobs::open(data_dir.join(BLOBS_DIR), key_ring.clone())?;
         let backend = EmbeddedBackend {
             table: SqliteTable::new(db.clone()),
             queue: SqliteQueue::new(db.clone()),
             publisher: SqlitePublisher::new(db.clone()),
             key_ring,
             connections: LocalSockets::default(),
+            blobs,
         };
         for q in QUEUES {
             let dead_letter = q.dead_letter.map(|d| (d.queue, d.max_receives));

@@ -1,7 +1,7 @@
 //! The errors the domain reports to its callers. `haven-edge` maps each kind once to an
 //! RFC 9457 problem document with a stable `type`.
 
-use crate::ports::{KeyRingError, PublishError, QueueError, TableError};
+use crate::ports::{BlobError, KeyRingError, PublishError, QueueError, TableError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DomainError {
@@ -141,6 +141,15 @@ impl From<PublishError> for DomainError {
                 message: m,
             },
             _ => DomainError::Unavailable("notifications are unavailable".into()),
+        }
+    }
+}
+
+impl From<BlobError> for DomainError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Exists => DomainError::conflict("the file was uploaded already"),
+            BlobError::Failed(_) => DomainError::Unavailable("file storage is unavailable".into()),
         }
     }
 }

@@ -13,3 +13,31 @@ pub fn hospital_profile(hospital_id: &str) -> Key {
 /// The attribute of a hospital's profile item that holds its registered name (read by the
 /// patients context for a hospital's MRN prefix).
 pub const HOSPITAL_NAME: &str = "name";
+
+/// A person's emergency alerts (owned by the emergencies context), on gsi1: the partition
+/// of user `user_id`'s alerts, each sorted by [`alert_sort`]. Read by the patients context
+/// for a patient's medical history.
+pub fn user_alerts_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#ALERTS")
+}
+
+/// An alert's place in its user's list and in a hospital's: `{created_at}#{alert_id}`.
+pub fn alert_sort(created_at: &str, alert_id: &str) -> String {
+    format!("{created_at}#{alert_id}")
+}
+
+/// The record that an alert was routed to a hospital (owned by the emergencies context),
+/// holding [`ALERT_ID`] and [`ROUTED_AT`]. Its presence is the fact that this hospital was
+/// asked to take the alert.
+pub fn hospital_alert_routing(hospital_id: &str, sort: &str) -> Key {
+    Key::new(format!("HOSPITAL#{hospital_id}"), format!("ALERT#{sort}"))
+}
+
+/// The attribute of an alert item and a routing record that holds the alert's id.
+pub const ALERT_ID: &str = "alert_id";
+/// The attribute of an alert item that holds its status (`triggered`, `acknowledged`…).
+pub const ALERT_STATUS: &str = "status";
+/// The attribute of an alert item that holds its emergency type (`cardiac`, `trauma`…).
+pub const ALERT_KIND: &str = "emergency_type";
+/// The attribute of a routing record that holds when the alert was routed there.
+pub const ROUTED_AT: &str = "routed_at";

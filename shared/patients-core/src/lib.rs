@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod adt;
+pub mod documents;
 pub mod fhir;
 pub mod identifiers;
 pub mod mrn;

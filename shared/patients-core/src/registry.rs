@@ -11,7 +11,7 @@ use crate::record::{PatientDetails, PatientInput};
 use crate::store::{self, IndexEntry, Sealed};
 use haven_kernel::audit::{self, AuditEvent};
 use haven_kernel::blind_index::{self, BlindIndex};
-use haven_kernel::item::{EXPIRES_AT, Item, Value};
+use haven_kernel::item::{EXPIRES_AT, Item, Key, Value};
 use haven_kernel::ports::table::CancelReason;
 use haven_kernel::ports::{
     Condition, Cursor, DataKey, Index, Ports, Query, Table, TableError, TransactOp, Update,
@@ -182,7 +182,7 @@ pub async fn audit_access<P: Ports>(
     audit::record_all(ports, &events).await
 }
 
-async fn history_op<P: Ports>(
+pub(crate) async fn history_op<P: Ports>(
     ports: &P,
     patient_id: &str,
     event: &str,
@@ -762,9 +762,44 @@ pub async fn history<P: Ports>(
                 .sort(haven_kernel::ports::SortKey::BeginsWith("HISTORY#".into()))
                 .backward()
                 .limit(limit)
-                .after(cursor),
+                .after(cursor.clone()),
         )
         .await?;
+    let mut entries: Vec<HistoryEntry> = page
+        .items
+        .iter()
+        .map(|i| HistoryEntry {
+            at: i.s("at").unwrap_or_default().to_owned(),
+            event: i.s("event").unwrap_or_default().to_owned(),
+            actor: i.s("actor").map(str::to_owned),
+            detail: i.s("detail").map(str::to_owned),
+        })
+        .collect();
+    if let Some(user_id) = opened.sealed.details.haven_user_id.as_deref() {
+        // This page covers from its oldest entry (or the beginning, on the last page) up to
+        // where the page before it ended (the cursor's entry), so each alert is on one page.
+        let newer_than_page = cursor
+            .as_ref()
+            .and_then(|c| c.key_attributes().ok())
+            .and_then(|k| k.s("sk").map(str::to_owned))
+            .and_then(|sk| sk.strip_prefix("HISTORY#").map(str::to_owned))
+            .and_then(|rest| rest.split_once('#').map(|(at, _)| at.to_owned()));
+        let oldest_on_page = page
+            .cursor
+            .as_ref()
+            .and_then(|_| entries.last().map(|e| e.at.clone()));
+        entries.extend(
+            alerts_routed_here(
+                ports,
+                user_id,
+                opened.hospital_id(),
+                oldest_on_page,
+                newer_than_page,
+            )
+            .await?,
+        );
+        entries.sort_by(|a, b| b.at.cmp(&a.at));
+    }
     audit_access(
         ports,
         staff,
@@ -775,18 +810,66 @@ pub async fn history<P: Ports>(
     .await?;
     Ok(HistoryPage {
         patient_id: patient_id.to_owned(),
-        entries: page
-            .items
-            .iter()
-            .map(|i| HistoryEntry {
-                at: i.s("at").unwrap_or_default().to_owned(),
-                event: i.s("event").unwrap_or_default().to_owned(),
-                actor: i.s("actor").map(str::to_owned),
-                detail: i.s("detail").map(str::to_owned),
-            })
-            .collect(),
+        entries,
         next_cursor: page.cursor.map(|c| c.as_str().to_owned()),
     })
+}
+
+/// At most this many alerts of one person join one page of history.
+const ALERTS_PER_PAGE: u32 = 100;
+
+/// The emergency alerts of Haven user `user_id` that were routed to `hospital_id`, raised in
+/// `[from, before)`: read through the emergencies context's published keys
+/// (`haven_kernel::refs`), never its types. An alert carries no clinical detail here.
+async fn alerts_routed_here<P: Ports>(
+    ports: &P,
+    user_id: &str,
+    hospital_id: &str,
+    from: Option<String>,
+    before: Option<String>,
+) -> Result<Vec<HistoryEntry>, DomainError> {
+    use haven_kernel::ports::SortKey;
+    let window = match (from, before) {
+        (Some(from), Some(before)) => Some(SortKey::Between(from, before)),
+        (Some(from), None) => Some(SortKey::Ge(from)),
+        (None, Some(before)) => Some(SortKey::Lt(before)),
+        (None, None) => None,
+    };
+    let mut query = Query::partition(refs::user_alerts_partition(user_id))
+        .on(Index::Gsi1)
+        .backward()
+        .limit(ALERTS_PER_PAGE);
+    if let Some(w) = window {
+        query = query.sort(w);
+    }
+    let alerts = ports.table().query(query).await?.items;
+    let routings: Vec<Key> = alerts
+        .iter()
+        .filter_map(|a| a.s(Index::Gsi1.sort_attribute()))
+        .map(|sort| refs::hospital_alert_routing(hospital_id, sort))
+        .collect();
+    let routed = ports.table().get_many(&routings).await?;
+    Ok(alerts
+        .iter()
+        .zip(routed)
+        .filter_map(|(alert, routing)| {
+            let routing = routing?;
+            let sort = alert.s(Index::Gsi1.sort_attribute())?;
+            let (created_at, _) = sort.split_once('#')?;
+            Some(HistoryEntry {
+                at: created_at.to_owned(),
+                event: "emergency_alert".to_owned(),
+                actor: None,
+                detail: Some(format!(
+                    "alert {} ({}), routed here at {}; now {}",
+                    alert.s(refs::ALERT_ID).unwrap_or_default(),
+                    alert.s(refs::ALERT_KIND).unwrap_or("emergency"),
+                    routing.s(refs::ROUTED_AT).unwrap_or_default(),
+                    alert.s(refs::ALERT_STATUS).unwrap_or_default(),
+                )),
+            })
+        })
+        .collect())
 }
 
 /// The active record of `hospital_id` with this MRN (its own or one merged into it).

@@ -77,6 +77,7 @@ impl Ports for EmbeddedPorts {
     type Connections = haven_embedded::LocalSockets;
     type Webhooks = HttpWebhooks;
     type Routing = RoadRouting;
+    type Blobs = haven_embedded::FileBlobs;
 
     fn table(&self) -> &Self::Table {
         &self.backend.table
@@ -98,6 +99,9 @@ impl Ports for EmbeddedPorts {
     }
     fn routing(&self) -> &Self::Routing {
         &self.routing
+    }
+    fn blobs(&self) -> &Self::Blobs {
+        &self.backend.blobs
     }
     fn comms(&self) -> &CommsSettings {
         &self.comms

@@ -42,6 +42,7 @@ impl<P: Ports> Ports for PublisherDown<P> {
     type Connections = P::Connections;
     type Webhooks = P::Webhooks;
     type Routing = P::Routing;
+    type Blobs = P::Blobs;
 
     fn table(&self) -> &Self::Table {
         self.0.table()
@@ -63,6 +64,9 @@ impl<P: Ports> Ports for PublisherDown<P> {
     }
     fn routing(&self) -> &Self::Routing {
         self.0.routing()
+    }
+    fn blobs(&self) -> &Self::Blobs {
+        self.0.blobs()
     }
     fn comms(&self) -> &CommsSettings {
         self.0.comms()

@@ -113,6 +113,7 @@ impl Ports for AwsPorts {
     type Connections = haven_aws::ApiGatewayConnections;
     type Webhooks = HttpWebhooks;
     type Routing = RoadRouting;
+    type Blobs = haven_aws::S3Blobs;
 
     fn table(&self) -> &Self::Table {
         &self.backend.table
@@ -134,6 +135,9 @@ impl Ports for AwsPorts {
     }
     fn routing(&self) -> &Self::Routing {
         &self.routing
+    }
+    fn blobs(&self) -> &Self::Blobs {
+        &self.backend.blobs
     }
     fn comms(&self) -> &CommsSettings {
         &self.comms

@@ -503,6 +503,8 @@ fn resource_of(t: &Template, function: &str, v: &Value) -> Resource {
         ("!GetAtt", "Table.Arn") => Resource::Table,
         ("!Sub", "${Table.Arn}/index/*") => Resource::TableIndexes,
         ("!Ref", "AlertsTopic") => Resource::AlertsTopic,
+        ("!GetAtt", "DocumentsBucket.Arn") => Resource::DocumentsBucket,
+        ("!Sub", "${DocumentsBucket.Arn}/*") => Resource::Documents,
         ("!Sub", s) if s.contains("${WebSocketApi}/${Stage}/POST/@connections/") => {
             Resource::Connections
         }

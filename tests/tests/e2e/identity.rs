@@ -687,7 +687,7 @@ async fn every_route_answers_each_role_as_declared(gw: RunningGateway) {
         };
         tokens.push((role.as_str().to_owned(), token));
     }
-    for route in CATALOGUE {
+    for (n, route) in CATALOGUE.iter().enumerate() {
         let path = route
             .path
             .replace("{id}", "00000000000000000000000000000000")
@@ -716,19 +716,37 @@ async fn every_route_answers_each_role_as_declared(gw: RunningGateway) {
                 assert_eq!(anonymous, 401, "{} {} anonymous", route.method, route.path)
             }
         }
-        for (role, token) in &tokens {
+        // On the embedded backend every role calls every route. Over moto (about 100 ms a
+        // call) each route is called by one admitted and one refused role: the
+        // decision is the edge's and the same on both backends, and what differs (the
+        // handler's reads on AWS) is reached by the admitted call.
+        let admits = |role: &str| match route.access {
+            Access::Public => true,
+            Access::Roles(roles) | Access::RolesOrBypass(roles) => {
+                roles.iter().any(|r| r.as_str() == role)
+            }
+        };
+        let sample: Vec<&(String, String)> = if gw.data_dir.is_some() {
+            tokens.iter().collect()
+        } else {
+            // Starting at a different role for each route, so the roles take turns.
+            let first = |admitted: bool| {
+                tokens
+                    .iter()
+                    .cycle()
+                    .skip(n % tokens.len())
+                    .take(tokens.len())
+                    .find(|(r, _)| admits(r) == admitted)
+            };
+            first(true).into_iter().chain(first(false)).collect()
+        };
+        for (role, token) in sample {
             let status = call(Some(token.clone()))
                 .await
                 .expect("request")
                 .status()
                 .as_u16();
-            let admitted = match route.access {
-                Access::Public => true,
-                Access::Roles(roles) | Access::RolesOrBypass(roles) => {
-                    roles.iter().any(|r| r.as_str() == role)
-                }
-            };
-            if admitted {
+            if admits(role) {
                 assert!(
                     status != 401 && status != 403,
                     "{} {} as {role}: {status}",

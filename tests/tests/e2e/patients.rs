@@ -6,7 +6,7 @@
 
 use haven_patients_core::mrn::Mrn;
 use haven_tests::gateway::RunningGateway;
-use haven_tests::http::{call, new_staff};
+use haven_tests::http::{call, new_patient, new_staff, trigger};
 use serde_json::{Value, json};
 
 haven_tests::on_both_backends!(
@@ -16,6 +16,8 @@ haven_tests::on_both_backends!(
     the_fhir_patient_validates_with_fhir_resources,
     hl7_adt_import_registers_updates_and_merges,
     no_plaintext_reaches_the_store,
+    documents_go_up_and_come_back_checked,
+    the_history_shows_alerts_routed_to_the_hospital,
 );
 
 const KNH: &str = "demo-knh";
@@ -598,4 +600,276 @@ async fn hl7_adt_import_registers_updates_and_merges(gw: RunningGateway) {
         .await
         .expect("import");
     assert_eq!(response.status(), 403);
+}
+
+/// A PDF-looking file of `len` bytes: the signature, then bytes no compression keeps.
+fn pdf(len: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.push((x >> 24) as u8);
+    }
+    bytes
+}
+
+/// PUTs `bytes` as the signed upload says (the client computes Content-Length itself).
+async fn upload(upload: &Value, bytes: Vec<u8>) -> u16 {
+    let mut request = haven_tests::http::client().put(upload["url"].as_str().expect("url"));
+    for (name, value) in upload["headers"].as_object().expect("headers") {
+        if name != "content-length" {
+            request = request.header(name, value.as_str().expect("header"));
+        }
+    }
+    request
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload")
+        .status()
+        .as_u16()
+}
+
+async fn documents(gw: &RunningGateway, token: &str, patient: &str) -> (u16, Value) {
+    call(
+        gw,
+        "GET",
+        &format!("/api/v1/patients/{patient}/documents"),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+async fn documents_go_up_and_come_back_checked(gw: RunningGateway) {
+    let nurse = new_staff(&gw, "nurse", Some(KNH)).await;
+    let (status, created) = call(
+        &gw,
+        "POST",
+        "/api/v1/patients",
+        Some(&nurse),
+        Some(person("Wanjiru", "Kamau")),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let patient = created["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/patients/{patient}/documents");
+    let marker = "Qzvdocmarker";
+
+    // A 12 MB scan: more than a Lambda payload, so it goes straight to the store.
+    let bytes = pdf(12 * 1024 * 1024);
+    let (status, asked) = call(
+        &gw,
+        "POST",
+        &path,
+        Some(&nurse),
+        Some(json!({
+            "document_type": "referral",
+            "content_type": "application/pdf",
+            "size": bytes.len(),
+            "title": format!("{marker} referral letter"),
+            "filename": format!("{marker}.pdf"),
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{asked}");
+    assert_eq!(asked["document"]["status"], "pending");
+    assert_eq!(asked["upload"]["method"], "PUT");
+    assert_eq!(upload(&asked["upload"], bytes.clone()).await, 200);
+    let (status, listed) = documents(&gw, &nurse, &patient).await;
+    assert_eq!(status, 200, "{listed}");
+    let doc = &listed["documents"][0];
+    assert_eq!(doc["status"], "available", "{listed}");
+    assert_eq!(doc["size"], bytes.len());
+    assert_eq!(doc["title"], format!("{marker} referral letter"));
+    let url = doc["download"]["url"].as_str().expect("download url");
+    let fetched = haven_tests::http::client()
+        .get(url)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(fetched.status(), 200);
+    let content_type = fetched
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/pdf"),
+        "{content_type}"
+    );
+    let back = fetched.bytes().await.expect("bytes");
+    assert!(
+        back[..] == bytes[..],
+        "the document came back byte-identical"
+    );
+    // Checked bytes are not replaced through the same link.
+    let again = upload(&asked["upload"], pdf(bytes.len())).await;
+    assert_eq!(again, 412, "a second upload is refused");
+
+    // Bytes that are not what was declared are refused and deleted.
+    let png_declared = pdf(4096);
+    let (status, wrong_type) = call(
+        &gw,
+        "POST",
+        &path,
+        Some(&nurse),
+        Some(json!({"document_type": "imaging", "content_type": "image/png", "size": png_declared.len()})),
+    )
+    .await;
+    assert_eq!(status, 201, "{wrong_type}");
+    assert_eq!(upload(&wrong_type["upload"], png_declared).await, 200);
+    let (status, short) = call(
+        &gw,
+        "POST",
+        &path,
+        Some(&nurse),
+        Some(json!({"document_type": "scan", "content_type": "application/pdf", "size": 5000})),
+    )
+    .await;
+    assert_eq!(status, 201, "{short}");
+    // The local store refuses a body of another size at once; S3 may store it, and then
+    // the check refuses it.
+    let short_status = upload(&short["upload"], pdf(4000)).await;
+    let (_, listed) = documents(&gw, &nurse, &patient).await;
+    let by_id = |id: &Value| {
+        listed["documents"]
+            .as_array()
+            .expect("documents")
+            .iter()
+            .find(|d| &d["document_id"] == id)
+            .cloned()
+            .expect("listed")
+    };
+    let refused = by_id(&wrong_type["document"]["document_id"]);
+    assert_eq!(refused["status"], "rejected", "{refused}");
+    assert!(refused["download"].is_null());
+    let short_doc = by_id(&short["document"]["document_id"]);
+    assert_ne!(
+        short_doc["status"], "available",
+        "{short_status}: {short_doc}"
+    );
+    assert!(short_doc["download"].is_null());
+
+    // Bad input names its field and writes nothing.
+    for (body, field) in [
+        (
+            json!({"document_type": "scan", "content_type": "application/pdf", "size": 21 * 1024 * 1024}),
+            "size",
+        ),
+        (
+            json!({"document_type": "scan", "content_type": "text/html", "size": 10}),
+            "content_type",
+        ),
+        (
+            json!({"document_type": "selfie", "content_type": "image/png", "size": 10}),
+            "document_type",
+        ),
+    ] {
+        let (status, problem) = call(&gw, "POST", &path, Some(&nurse), Some(body)).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let (_, listed) = documents(&gw, &nurse, &patient).await;
+    assert_eq!(listed["documents"].as_array().map(Vec::len), Some(3));
+
+    // The lab sees names and MRNs, not documents; another hospital sees nothing.
+    let lab = new_staff(&gw, "lab_tech", Some(KNH)).await;
+    assert_eq!(documents(&gw, &lab, &patient).await.0, 403);
+    let other = new_staff(&gw, "nurse", Some("demo-cgtrh")).await;
+    assert_eq!(documents(&gw, &other, &patient).await.0, 404);
+    let (status, _) = call(
+        &gw,
+        "POST",
+        &path,
+        Some(&other),
+        Some(json!({"document_type": "scan", "content_type": "application/pdf", "size": 10})),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The timeline shows the document that arrived.
+    let (_, history) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/patients/{patient}/medical-history"),
+        Some(&nurse),
+        None,
+    )
+    .await;
+    let events: Vec<&str> = history["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert!(events.contains(&"document.added"), "{events:?}");
+
+    // The title and file name are sealed: the marker is in no stored byte, file or object.
+    let raw = (gw.raw_store)().await;
+    let raw = String::from_utf8_lossy(&raw).to_lowercase();
+    assert!(raw.contains(&patient), "the store was read");
+    assert!(
+        !raw.contains(&marker.to_lowercase()),
+        "the marker reached the store"
+    );
+}
+
+async fn history_events(gw: &RunningGateway, token: &str, patient: &str) -> Vec<Value> {
+    let (status, history) = call(
+        gw,
+        "GET",
+        &format!("/api/v1/patients/{patient}/medical-history"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{history}");
+    history["entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// A person with a Haven account raises an alert; the hospital it was routed to sees it in
+/// that person's record, and a hospital it was not routed to does not.
+async fn the_history_shows_alerts_routed_to_the_hospital(gw: RunningGateway) {
+    let (token, user_id) = new_patient(&gw, "Achieng Otieno").await;
+    // Nairobi's city centre: a demo hospital nearby takes it.
+    let alert = trigger(&gw, &token, "cardiac", (-1.2864, 36.8172)).await;
+    let routed = alert["hospital"]["hospital_id"]
+        .as_str()
+        .expect("routed to a hospital")
+        .to_owned();
+    let alert_id = alert["alert_id"].as_str().expect("alert id").to_owned();
+    let elsewhere = "demo-cgtrh"; // Mombasa: no Nairobi alert goes there
+    let mut seen = Vec::new();
+    for hospital in [routed.as_str(), elsewhere] {
+        let nurse = new_staff(&gw, "nurse", Some(hospital)).await;
+        let mut body = person("Achieng", "Otieno");
+        body["haven_user_id"] = json!(user_id);
+        let (status, created) =
+            call(&gw, "POST", "/api/v1/patients", Some(&nurse), Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().expect("id").to_owned();
+        let events = history_events(&gw, &nurse, &id).await;
+        seen.push(
+            events
+                .iter()
+                .filter(|e| e["event"] == "emergency_alert")
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        // Newest first, the alert among the record's own events.
+        let times: Vec<&str> = events.iter().filter_map(|e| e["at"].as_str()).collect();
+        let mut sorted = times.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(times, sorted, "{events:?}");
+    }
+    assert_eq!(seen[0].len(), 1, "{:?}", seen[0]);
+    let detail = seen[0][0]["detail"].as_str().expect("detail");
+    assert!(detail.contains(&alert_id), "{detail}");
+    assert!(detail.contains("cardiac"), "{detail}");
+    assert_eq!(seen[0][0]["at"], alert["created_at"]);
+    assert!(seen[1].is_empty(), "not routed there: {:?}", seen[1]);
 }

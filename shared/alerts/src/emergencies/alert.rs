@@ -454,12 +454,12 @@ impl Alert {
     }
 
     pub fn to_item(&self) -> Item {
-        let sort = format!("{}#{}", self.created_at, self.alert_id);
+        let sort = haven_kernel::refs::alert_sort(&self.created_at, &self.alert_id);
         Item::new(&Self::key(&self.alert_id))
             .with("kind", Value::s("alert"))
             .with(
                 "gsi1pk",
-                Value::s(format!("USER#{}#ALERTS", self.patient_id)),
+                Value::s(haven_kernel::refs::user_alerts_partition(&self.patient_id)),
             )
             .with("gsi1sk", Value::s(&sort))
             .with("gsi2pk", Value::s("ALERTS"))

@@ -118,12 +118,13 @@ pub fn outbox_item(alert: &Alert, notice: &Notice, now: Timestamp, event_id: &st
 
 /// The item that lets a hospital's staff find an alert routed to them, newest first.
 pub fn routing_item(alert: &Alert, hospital_id: &str, now: Timestamp) -> Item {
-    Item::new(&Key::new(
-        format!("HOSPITAL#{hospital_id}"),
-        format!("ALERT#{}#{}", alert.created_at, alert.alert_id),
+    use haven_kernel::refs;
+    Item::new(&refs::hospital_alert_routing(
+        hospital_id,
+        &refs::alert_sort(&alert.created_at, &alert.alert_id),
     ))
-    .with("alert_id", Value::s(&alert.alert_id))
-    .with("routed_at", Value::s(now.to_rfc3339()))
+    .with(refs::ALERT_ID, Value::s(&alert.alert_id))
+    .with(refs::ROUTED_AT, Value::s(now.to_rfc3339()))
 }
 
 /// Publishes outbox items and deletes each once published. Returns how many were

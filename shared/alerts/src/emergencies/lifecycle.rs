@@ -64,7 +64,8 @@ pub async fn history<P: Ports>(
     let limit = limit.clamp(1, 100);
     let query = match viewer.role {
         Role::Patient => {
-            Query::partition(format!("USER#{}#ALERTS", viewer.user_id)).on(Index::Gsi1)
+            Query::partition(haven_kernel::refs::user_alerts_partition(&viewer.user_id))
+                .on(Index::Gsi1)
         }
         Role::Dispatcher => Query::partition("ALERTS").on(Index::Gsi2),
         Role::Nurse | Role::Doctor | Role::HospitalAdmin => {

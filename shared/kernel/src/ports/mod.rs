@@ -1,6 +1,7 @@
 //! The ports: traits through which the domain reaches storage, queues, topics, keys and
 //! sockets. Each has an AWS adapter and an embedded adapter that pass one contract suite.
 
+pub mod blobs;
 pub mod cached_keyring;
 pub mod connections;
 pub mod keyring;
@@ -10,6 +11,9 @@ pub mod routing;
 pub mod table;
 pub mod webhooks;
 
+pub use blobs::{
+    BlobError, BlobStore, HEAD_BYTES, SignedRequest, StoredBlob, UploadTerms, is_valid_key,
+};
 pub use cached_keyring::{CachingKeyRing, KeyRingCalls};
 pub use connections::{ConnectionError, Connections};
 pub use keyring::{DataKey, EncryptionContext, KeyRing, KeyRingError, PlaintextKey};
@@ -35,6 +39,7 @@ pub trait Ports: Send + Sync + 'static {
     type Connections: Connections;
     type Webhooks: Webhooks;
     type Routing: Routing;
+    type Blobs: BlobStore;
 
     fn table(&self) -> &Self::Table;
     fn queue(&self) -> &Self::Queue;
@@ -44,6 +49,8 @@ pub trait Ports: Send + Sync + 'static {
     fn webhooks(&self) -> &Self::Webhooks;
     /// Road distance and time (the estimator, or a routing engine).
     fn routing(&self) -> &Self::Routing;
+    /// Files clients upload and download through signed URLs (patients' documents).
+    fn blobs(&self) -> &Self::Blobs;
     /// How the notification pipeline behaves (deadlines, retries, links).
     fn comms(&self) -> &crate::settings::CommsSettings;
     fn clock(&self) -> &dyn Clock;
