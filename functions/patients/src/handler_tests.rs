@@ -566,3 +566,97 @@ async fn documents_through_their_sample_events() {
         assert_eq!(code, want, "asks to upload");
     }
 }
+
+/// Alerts routed to the patient's hospital join the history on the page whose time span
+/// holds them: paging through gives each exactly once, in order, and none routed elsewhere.
+#[tokio::test]
+async fn alerts_join_the_history_once_across_pages() {
+    use haven_kernel::ports::Index;
+    let (ports, _dir) = ports().await;
+    let mut body = sample_body();
+    body["haven_user_id"] = "u1".into();
+    let (code, patient) = create(&ports, nurse(), body).await;
+    assert_eq!(code, 201, "{patient}");
+    let id = patient["id"].as_str().expect("id").to_owned();
+    for (n, day) in ["01", "02", "03", "04", "05"].iter().enumerate() {
+        let at = format!("2026-01-{day}T00:00:00.000Z");
+        let item = Item::new(&haven_patients_core::store::history_key(
+            &id,
+            &at,
+            &format!("e{n}"),
+        ))
+        .with("event", Value::s("updated"))
+        .with("at", Value::s(&at));
+        ports.table().put(item, None).await.expect("history");
+    }
+    // Alerts of user u1 (and one of someone else), routed to KNH or to another hospital.
+    for (alert, user, day, hospital) in [
+        ("a1", "u1", "01", KNH),
+        ("a2", "u1", "03", KNH),
+        ("a3", "u1", "04", MTRH),
+        ("a4", "u1", "05", KNH),
+        ("a5", "u2", "02", KNH),
+    ] {
+        let created = format!("2026-01-{day}T12:00:00.000Z");
+        let sort = refs::alert_sort(&created, alert);
+        let item = Item::new(&haven_kernel::Key::new(format!("ALERT#{alert}"), "ALERT"))
+            .with(
+                Index::Gsi1.partition_attribute(),
+                Value::s(refs::user_alerts_partition(user)),
+            )
+            .with(Index::Gsi1.sort_attribute(), Value::s(&sort))
+            .with(refs::ALERT_ID, Value::s(alert))
+            .with(refs::ALERT_STATUS, Value::s("closed"))
+            .with(refs::ALERT_KIND, Value::s("trauma"));
+        ports.table().put(item, None).await.expect("alert");
+        let routing = Item::new(&refs::hospital_alert_routing(hospital, &sort))
+            .with(refs::ALERT_ID, Value::s(alert))
+            .with(refs::ROUTED_AT, Value::s(&created));
+        ports.table().put(routing, None).await.expect("routing");
+    }
+    let mut cursor: Option<String> = None;
+    let mut all = Vec::new();
+    loop {
+        let mut query = vec![("limit", "2")];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c));
+        }
+        let req = request("patients-history", |e| {
+            e["pathParameters"]["patient_id"] = id.clone().into();
+            e["rawQueryString"] = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&query)
+                .finish()
+                .into();
+            e["queryStringParameters"] = query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        });
+        let (code, page) = status(crate::history(&ports, nurse(), req).await);
+        assert_eq!(code, 200, "{page}");
+        all.extend(page["entries"].as_array().cloned().unwrap_or_default());
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let alerts: Vec<String> = all
+        .iter()
+        .filter(|e| e["event"] == "emergency_alert")
+        .map(|e| {
+            e["detail"]
+                .as_str()
+                .unwrap_or("")
+                .split(' ')
+                .nth(1)
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(alerts, ["a4", "a2", "a1"], "{all:#?}");
+    let times: Vec<&str> = all.iter().filter_map(|e| e["at"].as_str()).collect();
+    let mut sorted = times.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first across pages");
+}
