@@ -1,6 +1,7 @@
 //! The medical profile end to end on both backends: no plaintext in storage or logs, ETags,
 //! erasure, a FHIR Bundle an independent validator accepts, and break-glass reads that only
-//! the treating hospital gets, every attempt audited.
+//! the treating hospital gets, every attempt audited. Also the patient register's personal
+//! fields, which must not reach the logs either (this binary captures them).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 haven_tests::on_both_backends!(
     profiles_never_reach_storage_or_logs_in_clear,
     break_glass_is_for_the_treating_hospital_and_audited,
+    patient_records_never_reach_the_logs_in_clear,
 );
 
 use haven_tests::http::PASSWORD;
@@ -339,5 +341,105 @@ async fn break_glass_is_for_the_treating_hospital_and_audited(gw: RunningGateway
     assert_eq!(refusals.len(), 3, "{log}");
     for r in &refusals {
         assert!(r["detail"].as_str().expect("detail").contains(id), "{r}");
+    }
+}
+
+/// Every personal field of a patient record, a document's title and file name, an HL7
+/// import and a search for them: the marker reaches no log line.
+async fn patient_records_never_reach_the_logs_in_clear(gw: RunningGateway) {
+    let logs = logs();
+    let nurse = haven_tests::http::new_staff(&gw, "nurse", Some("demo-knh")).await;
+    let marker = "Qzvlogmarker";
+    let body = json!({
+        "given_name": format!("{marker}g"),
+        "family_name": format!("{marker}f"),
+        "other_names": format!("{marker}o"),
+        "date_of_birth": "1961-03-17",
+        "sex": "female",
+        "phone": "0744 813 562",
+        "email": format!("{marker}@example.org"),
+        "county": "Marsabit",
+        "address": format!("{marker} lane"),
+        "next_of_kin": {"name": format!("{marker}k"), "phone": "0733 129 845"},
+        "identifiers": [{"type": "passport", "value": "QL1234567"}, {"type": "national_id", "value": "61234577"}]
+    });
+    let (status, _, created) = call(&gw, "POST", "/api/v1/patients", &nurse, Some(body), &[]).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let mrn = created["mrn"].as_str().unwrap_or_default().to_owned();
+    for q in [
+        format!("{marker}g"),
+        "0744813562".to_owned(),
+        "QL1234567".to_owned(),
+        mrn,
+    ] {
+        let q: String = form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        let (status, _, _) = call(
+            &gw,
+            "GET",
+            &format!("/api/v1/patients/search?q={q}"),
+            &nurse,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // A field error must not echo the value either.
+    let (status, _, _) = call(
+        &gw,
+        "POST",
+        "/api/v1/patients",
+        &nurse,
+        Some(json!({"given_name": format!("{marker}x"), "family_name": "Kamau", "sex": "female", "estimated_age": 30, "phone": format!("07{marker}")})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _, asked) = call(
+        &gw,
+        "POST",
+        &format!("/api/v1/patients/{id}/documents"),
+        &nurse,
+        Some(json!({"document_type": "consent", "content_type": "application/pdf", "size": 9, "title": format!("{marker} consent"), "filename": format!("{marker}.pdf")})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 201, "{asked}");
+    let (status, _, _) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/patients/{id}"),
+        &nurse,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = call(
+        &gw,
+        "GET",
+        &format!("/api/v1/patients/{id}/fhir"),
+        &nurse,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let captured = String::from_utf8_lossy(&logs.lock().expect("logs")).to_lowercase();
+    assert!(
+        captured.contains("/api/v1/patients"),
+        "the logs were captured"
+    );
+    for planted in [
+        marker.to_lowercase().as_str(),
+        "744813562",
+        "733129845",
+        "ql1234567",
+        "61234577",
+        "1961-03-17",
+        "marsabit",
+    ] {
+        assert!(!captured.contains(planted), "{planted} reached the logs");
     }
 }
