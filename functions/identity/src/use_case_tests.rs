@@ -405,9 +405,12 @@ async fn deleting_an_account_erases_its_lookups_and_ends_its_sessions() {
         .await
         .expect("delete");
 
+    let keys = haven_identity_core::lookups::load(&ports)
+        .await
+        .expect("lookups");
     for key in [
-        accounts::email_key("gone@example.org"),
-        accounts::phone_key("+254711000009"),
+        keys.email_key("gone@example.org"),
+        keys.phone_key("+254711000009"),
         accounts::emergency_credential_key(&credential),
         accounts::User::key(&created.user_id),
     ] {
@@ -435,4 +438,75 @@ async fn deleting_an_account_erases_its_lookups_and_ends_its_sessions() {
     accounts::register(&ports, patient("gone@example.org", Some("+254711000009")))
         .await
         .expect("register again");
+}
+
+/// An account made before the keyed lookups (its lookups under a plain SHA-256) still signs
+/// in and is found by phone; its lookups move to the keyed form; its email and phone stay
+/// taken for new accounts.
+#[tokio::test]
+async fn accounts_with_old_plain_hash_lookups_are_found_moved_and_stay_unique() {
+    use haven_identity_core::lookups;
+    use haven_kernel::ports::{Ports, Table};
+    let (ports, _clock, _dir) = ports();
+    let created = accounts::register(&ports, patient("old@example.org", Some("+254711000077")))
+        .await
+        .expect("register");
+    // Turn it into an old account: the keyed lookups become plain-hash ones.
+    let keys = lookups::load(&ports).await.expect("lookups");
+    for (keyed, legacy) in [
+        (
+            keys.email_key("old@example.org"),
+            lookups::legacy_email_key("old@example.org"),
+        ),
+        (
+            keys.phone_key("+254711000077"),
+            lookups::legacy_phone_key("+254711000077"),
+        ),
+    ] {
+        let item = ports
+            .table()
+            .delete(&keyed, None)
+            .await
+            .expect("delete")
+            .expect("a keyed lookup was written");
+        let mut old = haven_kernel::Item::new(&legacy);
+        old.set("user_id", item.get("user_id").cloned().expect("user_id"));
+        ports.table().put(old, None).await.expect("legacy");
+    }
+    for (email, phone) in [
+        ("OLD@example.org ", "+254711000099"),
+        ("new@example.org", "+254711000077"),
+    ] {
+        let refused = accounts::register(&ports, patient(email, Some(phone))).await;
+        assert!(
+            matches!(refused, Err(haven_kernel::DomainError::Conflict { .. })),
+            "{email} {phone}: {refused:?}"
+        );
+    }
+    let found = accounts::find_by_phone(&ports, "+254711000077")
+        .await
+        .expect("find")
+        .expect("found through the old lookup");
+    assert_eq!(found.user_id, created.user_id);
+    pair(&ports, "old@example.org").await;
+    for (keyed, legacy) in [
+        (
+            keys.email_key("old@example.org"),
+            lookups::legacy_email_key("old@example.org"),
+        ),
+        (
+            keys.phone_key("+254711000077"),
+            lookups::legacy_phone_key("+254711000077"),
+        ),
+    ] {
+        assert!(
+            ports.table().get(&keyed).await.expect("get").is_some(),
+            "moved"
+        );
+        assert_eq!(
+            ports.table().get(&legacy).await.expect("get"),
+            None,
+            "and gone"
+        );
+    }
 }

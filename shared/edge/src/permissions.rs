@@ -235,8 +235,9 @@ pub const GRANTS: &[FunctionGrants] = &[
         ],
     ),
     f("route-not-found", &[]),
-    // identity
-    f("auth-register", &[Table(WRITE)]),
+    // identity: those that find or write an account by email or phone hold IdentityKey, under
+    // which the key of the lookups' tokens is wrapped.
+    f("auth-register", &[Table(WRITE), Seal(Key::Identity)]),
     f("auth-login", &[Table(WRITE), Seal(Key::Identity), Text]),
     f("auth-verify", &[Table(WRITE), Seal(Key::Identity)]),
     f("auth-refresh", &[Table(WRITE), Seal(Key::Identity)]),
@@ -252,10 +253,10 @@ pub const GRANTS: &[FunctionGrants] = &[
         &[Table(WRITE), Seal(Key::Identity), Text],
     ),
     f("users-list", &[Table(READ)]),
-    f("users-create", &[Table(WRITE)]),
+    f("users-create", &[Table(WRITE), Seal(Key::Identity)]),
     f("users-get", &[Table(READ)]),
     f("users-update", &[Table(WRITE)]),
-    f("users-delete", &[Table(WRITE)]),
+    f("users-delete", &[Table(WRITE), Seal(Key::Identity)]),
     f("jwks", &[Table(WRITE), Seal(Key::Identity)]),
     // medical
     f("medical-profile-create", &[Table(PUT), Seal(Key::Medical)]),

@@ -1,10 +1,11 @@
 //! Accounts: patients register themselves; staff are created by a system admin, or by the
-//! admin of their own hospital. Emails, phones and emergency credentials are found through
-//! lookup items keyed by a hash, so the table's keys hold no personal data.
+//! admin of their own hospital. Emails and phones are found through lookup items keyed by a
+//! keyed blind-index token (`lookups`), emergency credentials (random secrets) by their hash,
+//! so the table's keys hold no personal data.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{codes, password};
+use crate::{codes, lookups, password};
 use haven_kernel::audit::{self, AuditEvent};
 use haven_kernel::envelope::Envelope;
 use haven_kernel::item::{Item, Key, Value};
@@ -168,16 +169,8 @@ impl User {
     }
 }
 
-/// Lookup items: `EMAIL#<hash>`, `PHONE#<hash>`, `EMERGENCY#<hash>` → user id.
-pub fn email_key(email: &str) -> Key {
-    Key::new(
-        format!("EMAIL#{}", codes::lookup_hash(&normalise_email(email))),
-        "LOOKUP",
-    )
-}
-pub fn phone_key(phone: &str) -> Key {
-    Key::new(format!("PHONE#{}", codes::lookup_hash(phone)), "LOOKUP")
-}
+/// Lookup items: `EMAIL#<token>`, `PHONE#<token>` (see `lookups`) and
+/// `EMERGENCY#<hash of the credential>` → user id.
 pub fn emergency_credential_key(credential: &str) -> Key {
     Key::new(
         format!("EMERGENCY#{}", codes::lookup_hash(credential)),
@@ -265,10 +258,31 @@ async fn find_by_lookup<P: Ports>(ports: &P, key: &Key) -> Result<Option<User>, 
 }
 
 pub async fn find_by_email<P: Ports>(ports: &P, email: &str) -> Result<Option<User>, DomainError> {
-    find_by_lookup(ports, &email_key(email)).await
+    let email = normalise_email(email);
+    let keys = lookups::load(ports).await?;
+    match lookups::find(
+        ports,
+        keys.email_key(&email),
+        lookups::legacy_email_key(&email),
+    )
+    .await?
+    {
+        Some(id) => find_by_id(ports, &id).await,
+        None => Ok(None),
+    }
 }
 pub async fn find_by_phone<P: Ports>(ports: &P, phone: &str) -> Result<Option<User>, DomainError> {
-    find_by_lookup(ports, &phone_key(phone)).await
+    let keys = lookups::load(ports).await?;
+    match lookups::find(
+        ports,
+        keys.phone_key(phone),
+        lookups::legacy_phone_key(phone),
+    )
+    .await?
+    {
+        Some(id) => find_by_id(ports, &id).await,
+        None => Ok(None),
+    }
 }
 pub async fn find_by_emergency_credential<P: Ports>(
     ports: &P,
@@ -355,20 +369,30 @@ async fn create<P: Ports>(
         created_at: ports.clock().now().to_rfc3339(),
         version: 1,
     };
+    let keys = lookups::load(ports).await?;
+    // The keyed lookups are taken, and no account made before them holds the email or phone.
     let mut ops = vec![
         TransactOp::Put {
             item: user.to_item(),
             condition: Some(Condition::item_absent()),
         },
         TransactOp::Put {
-            item: lookup_item(&email_key(&email), &user_id),
+            item: lookup_item(&keys.email_key(&email), &user_id),
             condition: Some(Condition::item_absent()),
+        },
+        TransactOp::Check {
+            key: lookups::legacy_email_key(&email),
+            condition: Condition::item_absent(),
         },
     ];
     if let Some(p) = &phone {
         ops.push(TransactOp::Put {
-            item: lookup_item(&phone_key(p), &user_id),
+            item: lookup_item(&keys.phone_key(p), &user_id),
             condition: Some(Condition::item_absent()),
+        });
+        ops.push(TransactOp::Check {
+            key: lookups::legacy_phone_key(p),
+            condition: Condition::item_absent(),
         });
     }
     if let Some(c) = &credential {
@@ -398,16 +422,14 @@ async fn create<P: Ports>(
                     "no hospital has this id; register the hospital first (POST /api/v1/hospitals)",
                 ));
             }
-            return Err(match reasons.get(2) {
-                Some(CancelReason::ConditionFailed)
-                    if phone.is_some()
-                        && reasons.get(1) != Some(&CancelReason::ConditionFailed) =>
-                {
-                    DomainError::Conflict {
-                        message: "an account with this phone number exists".into(),
-                        current: None,
-                    }
-                }
+            // 1 and 2: the email's lookups (keyed, old); 3 and 4: the phone's.
+            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
+            let email_taken = failed(1) || failed(2);
+            return Err(match phone {
+                Some(_) if !email_taken && (failed(3) || failed(4)) => DomainError::Conflict {
+                    message: "an account with this phone number exists".into(),
+                    current: None,
+                },
                 _ => DomainError::Conflict {
                     message: "an account with this email exists".into(),
                     current: None,
@@ -622,19 +644,30 @@ pub async fn delete_user<P: Ports>(
             "you cannot delete your own account",
         ));
     }
+    let keys = lookups::load(ports).await?;
+    let email = normalise_email(&user.email);
+    // Both forms of each lookup: the account may predate the keyed tokens.
     let mut ops = vec![
         TransactOp::Delete {
             key: User::key(user_id),
             condition: Some(Condition::version_is(user.version)),
         },
         TransactOp::Delete {
-            key: email_key(&user.email),
+            key: keys.email_key(&email),
+            condition: None,
+        },
+        TransactOp::Delete {
+            key: lookups::legacy_email_key(&email),
             condition: None,
         },
     ];
     if let Some(p) = &user.phone {
         ops.push(TransactOp::Delete {
-            key: phone_key(p),
+            key: keys.phone_key(p),
+            condition: None,
+        });
+        ops.push(TransactOp::Delete {
+            key: lookups::legacy_phone_key(p),
             condition: None,
         });
     }

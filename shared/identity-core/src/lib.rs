@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod codes;
 pub mod keys;
+pub mod lookups;
 pub mod password;
 pub mod sessions;
 pub mod tokens;

@@ -310,7 +310,8 @@ pub async fn login<P: Ports>(
     {
         return Err(unauthenticated());
     }
-    let subject = codes::lookup_hash(&email);
+    // Attempts count against a keyed token of the email, never a plain hash of it.
+    let subject = crate::lookups::load(ports).await?.token("email", &email);
     admit_attempt(ports, &subject).await?;
     let user = accounts::find_by_email(ports, &email).await?;
     let accepted = match &user {
@@ -889,7 +890,7 @@ pub async fn emergency_bypass<P: Ports>(
                     "a phone number must be in E.164 form, like +254712345678",
                 )
             })?;
-            let subject = codes::lookup_hash(phone);
+            let subject = crate::lookups::load(ports).await?.token("phone", phone);
             if let Some(u) = accounts::find_by_phone(ports, phone)
                 .await?
                 .filter(|u| u.status == AccountStatus::Active)
@@ -904,7 +905,7 @@ pub async fn emergency_bypass<P: Ports>(
             return Ok(BypassOutcome::CodeSent { code_sent: true });
         }
         (None, Some(phone), Some(code)) => {
-            let subject = codes::lookup_hash(phone);
+            let subject = crate::lookups::load(ports).await?.token("phone", phone);
             accept_code(ports, "bypass", &subject, code).await?;
             accounts::find_by_phone(ports, phone)
                 .await?

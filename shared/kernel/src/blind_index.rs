@@ -22,14 +22,40 @@ use crate::ports::{Condition, EncryptionContext, KeyRing, Ports, Table, TableErr
 /// Bytes of the HMAC a token keeps: 128 bits, so two values never share one by chance.
 const TOKEN_BYTES: usize = 16;
 
-fn key_item() -> Key {
-    Key::new("BLINDINDEX", "KEY#1")
+/// Whose tokens a key makes. Each context that indexes gets its own key, wrapped under its own
+/// KMS key, so a function of one context cannot compute another's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Realm {
+    name: &'static str,
+    /// The sort key of the item holding the wrapped key.
+    item: &'static str,
 }
 
-fn context() -> EncryptionContext {
-    EncryptionContext::new()
+/// The patients context's key (the first, so its item keeps the first name).
+pub const PATIENTS: Realm = Realm {
+    name: "patients",
+    item: "KEY#1",
+};
+/// The identity context's key: account lookups by email and phone.
+pub const IDENTITY: Realm = Realm {
+    name: "identity",
+    item: "KEY#identity#1",
+};
+
+fn key_item(realm: Realm) -> Key {
+    Key::new("BLINDINDEX", realm.item)
+}
+
+fn context(realm: Realm) -> EncryptionContext {
+    let context = EncryptionContext::new()
         .with("purpose", "blind-index")
-        .with("key_version", "1")
+        .with("key_version", "1");
+    // The patients key was made before there were realms; its context stays as it was.
+    if realm == PATIENTS {
+        context
+    } else {
+        context.with("realm", realm.name)
+    }
 }
 
 /// The unwrapped key, held by the process; wiped when dropped.
@@ -65,68 +91,84 @@ impl BlindIndex {
     }
 }
 
-/// The process's key, once unwrapped.
+/// The process's keys, once unwrapped, by realm (one process may serve several contexts).
 #[derive(Default)]
-struct Cached(Mutex<Option<Arc<BlindIndex>>>);
+struct Cached(Mutex<std::collections::BTreeMap<Realm, Arc<BlindIndex>>>);
 
 /// The blind-index key: from the process cache, else unwrapped from the table, else made (the
 /// first caller anywhere stores it; a racing second caller reads the winner's). For writers,
 /// which hold the key ring's sealing permission.
 pub async fn load<P: Ports>(ports: &P) -> Result<Arc<BlindIndex>, DomainError> {
-    if let Some(key) = cached(ports) {
+    load_realm(ports, PATIENTS).await
+}
+
+/// As [`load`], for `realm`'s key.
+pub async fn load_realm<P: Ports>(ports: &P, realm: Realm) -> Result<Arc<BlindIndex>, DomainError> {
+    if let Some(key) = cached(ports, realm) {
         return Ok(key);
     }
-    let key = Arc::new(fetch_or_create(ports).await?);
-    keep(ports, &key);
+    let key = Arc::new(fetch_or_create(ports, realm).await?);
+    keep(ports, realm, &key);
     Ok(key)
 }
 
 /// The key if one was ever made: for readers, which may only open. `None` means nothing
 /// was ever indexed, so there is nothing to find.
 pub async fn load_existing<P: Ports>(ports: &P) -> Result<Option<Arc<BlindIndex>>, DomainError> {
-    if let Some(key) = cached(ports) {
+    let realm = PATIENTS;
+    if let Some(key) = cached(ports, realm) {
         return Ok(Some(key));
     }
-    let Some(item) = ports.table().get(&key_item()).await? else {
+    let Some(item) = ports.table().get(&key_item(realm)).await? else {
         return Ok(None);
     };
-    let key = Arc::new(unwrap_stored(ports, &item).await?);
-    keep(ports, &key);
+    let key = Arc::new(unwrap_stored(ports, realm, &item).await?);
+    keep(ports, realm, &key);
     Ok(Some(key))
 }
 
-fn cached<P: Ports>(ports: &P) -> Option<Arc<BlindIndex>> {
+fn cached<P: Ports>(ports: &P, realm: Realm) -> Option<Arc<BlindIndex>> {
     let cached = ports.cache().get::<Cached>();
-    cached.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    cached
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&realm)
+        .cloned()
 }
 
-fn keep<P: Ports>(ports: &P, key: &Arc<BlindIndex>) {
-    *ports
+fn keep<P: Ports>(ports: &P, realm: Realm, key: &Arc<BlindIndex>) {
+    ports
         .cache()
         .get::<Cached>()
         .0
         .lock()
-        .unwrap_or_else(|p| p.into_inner()) = Some(key.clone());
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(realm, key.clone());
 }
 
-async fn unwrap_stored<P: Ports>(ports: &P, item: &Item) -> Result<BlindIndex, DomainError> {
+async fn unwrap_stored<P: Ports>(
+    ports: &P,
+    realm: Realm,
+    item: &Item,
+) -> Result<BlindIndex, DomainError> {
     let wrapped = item
         .get("wrapped_key")
         .and_then(Value::as_bytes)
         .ok_or(DomainError::Unreadable)?;
     let key = ports
         .key_ring()
-        .decrypt_data_key(wrapped, &context())
+        .decrypt_data_key(wrapped, &context(realm))
         .await?;
     Ok(BlindIndex { key })
 }
 
-async fn fetch_or_create<P: Ports>(ports: &P) -> Result<BlindIndex, DomainError> {
-    if let Some(item) = ports.table().get(&key_item()).await? {
-        return unwrap_stored(ports, &item).await;
+async fn fetch_or_create<P: Ports>(ports: &P, realm: Realm) -> Result<BlindIndex, DomainError> {
+    if let Some(item) = ports.table().get(&key_item(realm)).await? {
+        return unwrap_stored(ports, realm, &item).await;
     }
-    let fresh = ports.key_ring().generate_data_key(&context()).await?;
-    let item = Item::new(&key_item())
+    let fresh = ports.key_ring().generate_data_key(&context(realm)).await?;
+    let item = Item::new(&key_item(realm))
         .with("wrapped_key", Value::B(fresh.wrapped.clone()))
         .with("created_at", Value::s(ports.clock().now().to_rfc3339()));
     match ports
@@ -137,8 +179,8 @@ async fn fetch_or_create<P: Ports>(ports: &P) -> Result<BlindIndex, DomainError>
         Ok(()) => Ok(BlindIndex {
             key: fresh.plaintext,
         }),
-        Err(TableError::ConditionFailed) => match ports.table().get(&key_item()).await? {
-            Some(item) => unwrap_stored(ports, &item).await,
+        Err(TableError::ConditionFailed) => match ports.table().get(&key_item(realm)).await? {
+            Some(item) => unwrap_stored(ports, realm, &item).await,
             None => Err(DomainError::Unavailable(
                 "the blind-index key could not be read".into(),
             )),
