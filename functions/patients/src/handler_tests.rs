@@ -70,17 +70,20 @@ fn with_body(name: &str, body: serde_json::Value) -> lambda_http::Request {
 }
 
 fn with_query(name: &str, query: &[(&str, &str)]) -> lambda_http::Request {
-    request(name, |e| {
-        e["rawQueryString"] = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query)
-            .finish()
-            .into();
-        e["queryStringParameters"] = query
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
-            .collect::<serde_json::Map<_, _>>()
-            .into();
-    })
+    request(name, |e| set_query(e, query))
+}
+
+/// Puts `query` into an HTTP API event, in both the forms API Gateway gives it.
+fn set_query(e: &mut serde_json::Value, query: &[(&str, &str)]) {
+    e["rawQueryString"] = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query)
+        .finish()
+        .into();
+    e["queryStringParameters"] = query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
 }
 
 fn status(
@@ -623,15 +626,7 @@ async fn alerts_join_the_history_once_across_pages() {
         }
         let req = request("patients-history", |e| {
             e["pathParameters"]["patient_id"] = id.clone().into();
-            e["rawQueryString"] = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&query)
-                .finish()
-                .into();
-            e["queryStringParameters"] = query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
-                .collect::<serde_json::Map<_, _>>()
-                .into();
+            set_query(e, &query);
         });
         let (code, page) = status(crate::history(&ports, nurse(), req).await);
         assert_eq!(code, 200, "{page}");

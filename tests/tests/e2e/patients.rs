@@ -35,6 +35,13 @@ fn person(given: &str, family: &str) -> Value {
     })
 }
 
+/// Registers `body` as `token`; asserts 201 and returns the record.
+async fn register(gw: &RunningGateway, token: &str, body: Value) -> Value {
+    let (status, created) = call(gw, "POST", "/api/v1/patients", Some(token), Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
 async fn search(gw: &RunningGateway, token: &str, q: &str) -> (u16, Value) {
     let q: String = form_urlencoded::byte_serialize(q.as_bytes()).collect();
     call(
@@ -56,15 +63,7 @@ fn ids(page: &Value) -> Vec<&str> {
 
 async fn register_find_update_delete_restore(gw: RunningGateway) {
     let nurse = new_staff(&gw, "nurse", Some(KNH)).await;
-    let (status, created) = call(
-        &gw,
-        "POST",
-        "/api/v1/patients",
-        Some(&nurse),
-        Some(person("Wanjirũ", "Njoroge")),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
+    let created = register(&gw, &nurse, person("Wanjirũ", "Njoroge")).await;
     let id = created["id"].as_str().expect("id").to_owned();
     let mrn = created["mrn"].as_str().expect("mrn").to_owned();
     assert!(mrn.starts_with("KNH-"), "{mrn}");
@@ -289,8 +288,7 @@ async fn no_plaintext_reaches_the_store(gw: RunningGateway) {
         "next_of_kin": {"name": format!("{marker}k"), "phone": "0766 975 310"},
         "identifiers": [{"type": "passport", "value": "QZ7654321"}, {"type": "national_id", "value": "76543219"}]
     });
-    let (status, created) = call(&gw, "POST", "/api/v1/patients", Some(&nurse), Some(body)).await;
-    assert_eq!(status, 201, "{created}");
+    let created = register(&gw, &nurse, body).await;
     let (status, page) = search(&gw, &nurse, &format!("{marker}g")).await;
     assert_eq!(status, 200);
     assert_eq!(ids(&page).len(), 1);
@@ -645,15 +643,7 @@ async fn documents(gw: &RunningGateway, token: &str, patient: &str) -> (u16, Val
 
 async fn documents_go_up_and_come_back_checked(gw: RunningGateway) {
     let nurse = new_staff(&gw, "nurse", Some(KNH)).await;
-    let (status, created) = call(
-        &gw,
-        "POST",
-        "/api/v1/patients",
-        Some(&nurse),
-        Some(person("Wanjiru", "Kamau")),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
+    let created = register(&gw, &nurse, person("Wanjiru", "Kamau")).await;
     let patient = created["id"].as_str().expect("id").to_owned();
     let path = format!("/api/v1/patients/{patient}/documents");
     let marker = "Qzvdocmarker";
@@ -848,9 +838,7 @@ async fn the_history_shows_alerts_routed_to_the_hospital(gw: RunningGateway) {
         let nurse = new_staff(&gw, "nurse", Some(hospital)).await;
         let mut body = person("Achieng", "Otieno");
         body["haven_user_id"] = json!(user_id);
-        let (status, created) =
-            call(&gw, "POST", "/api/v1/patients", Some(&nurse), Some(body)).await;
-        assert_eq!(status, 201, "{created}");
+        let created = register(&gw, &nurse, body).await;
         let id = created["id"].as_str().expect("id").to_owned();
         let events = history_events(&gw, &nurse, &id).await;
         seen.push(
