@@ -41,3 +41,16 @@ pub const ALERT_STATUS: &str = "status";
 pub const ALERT_KIND: &str = "emergency_type";
 /// The attribute of a routing record that holds when the alert was routed there.
 pub const ROUTED_AT: &str = "routed_at";
+
+/// A hospital's patient record (owned by the patients context), holding [`PATIENT_HOSPITAL`]
+/// and [`PATIENT_STATUS`] in plain attributes (ids and a state, never personal data). Read by
+/// other contexts to check that a patient is one of a hospital's, and active.
+pub fn patient_record(patient_id: &str) -> Key {
+    Key::new(format!("PATIENT#{patient_id}"), "PATIENT")
+}
+
+/// The attribute of a patient record naming the hospital it belongs to.
+pub const PATIENT_HOSPITAL: &str = "hospital_id";
+/// The attribute of a patient record holding its state; [`PATIENT_ACTIVE`] while it is in use.
+pub const PATIENT_STATUS: &str = "status";
+pub const PATIENT_ACTIVE: &str = "active";

@@ -8,5 +8,6 @@
 
 pub mod decimal;
 pub mod loinc;
+pub mod orders;
 pub mod oru;
 pub mod status;

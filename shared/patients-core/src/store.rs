@@ -23,8 +23,9 @@ pub const RECORD_KIND: &str = "patient";
 const SCHEMA_VERSION: &str = "1";
 pub const SEALED: &str = "details";
 
+/// The record's key, as the kernel publishes it to other contexts (`refs::patient_record`).
 pub fn key(patient_id: &str) -> Key {
-    Key::new(format!("PATIENT#{patient_id}"), "PATIENT")
+    haven_kernel::refs::patient_record(patient_id)
 }
 
 pub fn sequence_key(hospital_id: &str) -> Key {
