@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 echo "==> cargo clippy (at ${SECONDS}s)"
 cargo clippy --workspace --all-targets -- -D warnings
 # The functions as Lambda builds them: without the embedded backend.
-cargo clippy -p haven-platform -p haven-ops -p haven-patients --bins -- -D warnings
+cargo clippy -p haven-platform -p haven-ops -p haven-patients -p haven-labs --bins -- -D warnings
 echo "==> building the tests (at ${SECONDS}s)"
 nextest=$(scripts/nextest.sh)
 "$nextest" nextest run --workspace --no-run

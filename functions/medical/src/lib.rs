@@ -6,27 +6,18 @@ use haven_alerts::medical::MedicalProfile;
 use haven_alerts::medical::fhir;
 use haven_alerts::medical::records::{self, Reader, StoredProfile};
 use haven_edge::{
-    ApiError, Caller, HandlerResult, if_match, json_response, no_content, page_cursor, page_limit,
-    parse_json, path_param, with_etag as tagged,
+    ApiError, Caller, HandlerResult, if_match, json_response, no_content, no_store, page_cursor,
+    page_limit, parse_json, path_param, with_etag as tagged,
 };
 use haven_kernel::ports::Ports;
 use http::{HeaderValue, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 
 /// A profile is a few kilobytes; 32 KiB is generous.
 const PROFILE_BODY_LIMIT: usize = 32 * 1024;
 
-/// Medical answers are never stored by browsers or proxies.
-fn private(mut response: Response<Body>) -> Response<Body> {
-    response.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
 fn with_etag(status: StatusCode, stored: &StoredProfile) -> HandlerResult {
-    Ok(private(tagged(
+    Ok(no_store(tagged(
         json_response(status, stored)?,
         stored.version,
     )))
@@ -60,7 +51,7 @@ pub async fn update<P: Ports>(ports: &P, caller: Caller, req: Request) -> Handle
 /// `DELETE /medical-profile` → 204; a later GET is 404.
 pub async fn delete<P: Ports>(ports: &P, caller: Caller, _req: Request) -> HandlerResult {
     records::erase(ports, owner(&caller)?).await?;
-    Ok(private(no_content()))
+    Ok(no_store(no_content()))
 }
 
 /// `GET /medical-profile/fhir` → a FHIR R4 Bundle as `application/fhir+json`.
@@ -71,7 +62,7 @@ pub async fn fhir<P: Ports>(ports: &P, caller: Caller, _req: Request) -> Handler
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(fhir::CONTENT_TYPE),
     );
-    Ok(private(response))
+    Ok(no_store(response))
 }
 
 /// `GET /medical-profile/access-log?limit=&cursor=`.
@@ -83,7 +74,7 @@ pub async fn access_log<P: Ports>(ports: &P, caller: Caller, req: Request) -> Ha
         page_cursor(&req)?,
     )
     .await?;
-    Ok(private(json_response(StatusCode::OK, &log)?))
+    Ok(no_store(json_response(StatusCode::OK, &log)?))
 }
 
 /// `GET /emergency/{alert_id}/medical-profile`: break-glass, audited either way.
@@ -91,7 +82,7 @@ pub async fn break_glass<P: Ports>(ports: &P, caller: Caller, req: Request) -> H
     let alert_id = path_param(&req, "alert_id")?;
     let reader = Reader::of(caller.claims()?);
     let stored = records::break_glass(ports, &reader, alert_id).await?;
-    Ok(private(json_response(StatusCode::OK, &stored)?))
+    Ok(no_store(json_response(StatusCode::OK, &stored)?))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! racing creates, and no plaintext in the database files.
 
 use haven_edge::Caller;
-use haven_identity_core::tokens::{Claims, TokenKind};
+use haven_edge::testing::{answer as status, sample_event as request, signed as caller};
 use haven_kernel::item::{Item, Value};
 use haven_kernel::ports::{Ports, Table};
 use haven_kernel::{Role, refs};
@@ -26,32 +26,8 @@ async fn ports() -> (EmbeddedPorts, tempfile::TempDir) {
     (ports, dir)
 }
 
-fn caller(role: Role, hospital: Option<&str>) -> Caller {
-    Caller::Signed(Claims {
-        iss: "haven".into(),
-        aud: "haven".into(),
-        sub: format!("{}-{}", role.as_str(), hospital.unwrap_or("none")),
-        exp: 4_000_000_000,
-        iat: 1_795_000_000,
-        jti: "j1".into(),
-        kind: TokenKind::Access,
-        role,
-        hospital_id: hospital.map(str::to_owned),
-        fam: None,
-        alert_id: None,
-    })
-}
-
 fn nurse() -> Caller {
     caller(Role::Nurse, Some(KNH))
-}
-
-fn request(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> lambda_http::Request {
-    let path = format!("{}/../../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let mut event: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("json");
-    edit(&mut event);
-    lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event")
 }
 
 fn sample(name: &str) -> lambda_http::Request {
@@ -84,14 +60,6 @@ fn set_query(e: &mut serde_json::Value, query: &[(&str, &str)]) {
         .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
         .collect::<serde_json::Map<_, _>>()
         .into();
-}
-
-fn status(
-    r: Result<lambda_http::Response<lambda_http::Body>, haven_edge::ApiError>,
-) -> (u16, serde_json::Value) {
-    let response = r.unwrap_or_else(|e| e.into_response(None));
-    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
-    (response.status().as_u16(), body)
 }
 
 fn sample_body() -> serde_json::Value {

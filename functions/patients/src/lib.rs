@@ -3,8 +3,8 @@
 //! here is cacheable, and every answer names the record's version in its ETag.
 
 use haven_edge::{
-    ApiError, Caller, HandlerResult, if_match, json_response, page_cursor, page_limit, parse_json,
-    path_param, query_param, raw_body, with_etag,
+    ApiError, Caller, HandlerResult, if_match, json_response, no_store, page_cursor, page_limit,
+    parse_json, path_param, query_param, raw_body, with_etag,
 };
 use haven_kernel::ports::Ports;
 use haven_patients_core::documents;
@@ -16,15 +16,6 @@ use lambda_http::{Body, Request, Response};
 
 /// A record is a few kilobytes; 32 KiB is generous.
 const BODY_LIMIT: usize = 32 * 1024;
-
-/// Patient answers are never stored by browsers or proxies.
-fn private(mut response: Response<Body>) -> Response<Body> {
-    response.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    response
-}
 
 fn staff(caller: &Caller) -> Result<Staff, ApiError> {
     let claims = caller.claims()?;
@@ -42,7 +33,7 @@ fn purpose(req: &Request) -> Result<Purpose, ApiError> {
 }
 
 fn one(status: StatusCode, patient: &PatientView) -> HandlerResult {
-    Ok(private(with_etag(
+    Ok(no_store(with_etag(
         json_response(status, patient)?,
         patient.version,
     )))
@@ -81,7 +72,7 @@ pub async fn list<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerR
         purpose(&req)?,
     )
     .await?;
-    Ok(private(json_response(StatusCode::OK, &page)?))
+    Ok(no_store(json_response(StatusCode::OK, &page)?))
 }
 
 /// `GET /patients/{patient_id}`; a merged record answers with the one it joined.
@@ -139,7 +130,7 @@ pub async fn search<P: Ports>(ports: &P, caller: Caller, req: Request) -> Handle
         purpose(&req)?,
     )
     .await?;
-    Ok(private(json_response(StatusCode::OK, &page)?))
+    Ok(no_store(json_response(StatusCode::OK, &page)?))
 }
 
 /// `GET /patients/{patient_id}/medical-history?limit=&cursor=`, newest first.
@@ -155,7 +146,7 @@ pub async fn history<P: Ports>(ports: &P, caller: Caller, req: Request) -> Handl
         purpose(&req)?,
     )
     .await?;
-    Ok(private(json_response(StatusCode::OK, &page)?))
+    Ok(no_store(json_response(StatusCode::OK, &page)?))
 }
 
 /// `POST /patients/{patient_id}/documents {document_type, content_type, size, title?,
@@ -166,7 +157,7 @@ pub async fn documents_create<P: Ports>(ports: &P, caller: Caller, req: Request)
     let id = path_param(&req, "patient_id")?;
     let input: documents::NewDocument = parse_json(&req, BODY_LIMIT)?;
     let uploading = documents::request_upload(ports, &staff, id, input, purpose(&req)?).await?;
-    Ok(private(json_response(StatusCode::CREATED, &uploading)?))
+    Ok(no_store(json_response(StatusCode::CREATED, &uploading)?))
 }
 
 /// `GET /patients/{patient_id}/documents?limit=&cursor=`: newest first, each checked one
@@ -183,7 +174,7 @@ pub async fn documents_list<P: Ports>(ports: &P, caller: Caller, req: Request) -
         purpose(&req)?,
     )
     .await?;
-    Ok(private(json_response(StatusCode::OK, &page)?))
+    Ok(no_store(json_response(StatusCode::OK, &page)?))
 }
 
 /// The FHIR identifier systems: the defaults, with `HAVEN_FHIR_IDENTIFIER_SYSTEMS` (a JSON
@@ -233,7 +224,7 @@ pub async fn fhir<P: Ports>(ports: &P, caller: Caller, req: Request) -> HandlerR
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(patient_fhir::CONTENT_TYPE),
     );
-    Ok(private(response))
+    Ok(no_store(response))
 }
 
 /// What an HL7 v2 message may arrive as: the HL7-over-HTTP type, and plain text.
@@ -273,14 +264,14 @@ pub async fn hl7_import<P: Ports>(ports: &P, caller: Caller, req: Request) -> Ha
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
     if wants_json {
-        return Ok(private(json_response(StatusCode::OK, &outcome)?));
+        return Ok(no_store(json_response(StatusCode::OK, &outcome)?));
     }
     let mut response = Response::new(Body::Text(outcome.ack));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/hl7-v2; charset=utf-8"),
     );
-    Ok(private(response))
+    Ok(no_store(response))
 }
 
 #[cfg(test)]

@@ -90,6 +90,10 @@ pub fn http_function<P: Ports>(function: &str) -> Option<HttpFunction<P>> {
         "patients-history" => http!("patients-history", haven_patients::history),
         "patients-fhir" => http!("patients-fhir", haven_patients::fhir),
         "patients-hl7-import" => http!("patients-hl7-import", haven_patients::hl7_import),
+        "labs-orders-create" => http!("labs-orders-create", haven_labs::order_create),
+        "labs-orders-list" => http!("labs-orders-list", haven_labs::order_list),
+        "labs-orders-get" => http!("labs-orders-get", haven_labs::order_get),
+        "labs-orders-status" => http!("labs-orders-status", haven_labs::order_status),
         "patients-documents-create" => {
             http!(
                 "patients-documents-create",

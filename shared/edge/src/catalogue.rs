@@ -74,6 +74,17 @@ pub const PATIENT_WRITERS: &[Role] = &[
     Role::SystemAdmin,
 ];
 
+/// Those who see a hospital's lab orders: its clinical staff, its lab and its admin.
+pub const LAB_READERS: &[Role] = &[
+    Role::Doctor,
+    Role::Nurse,
+    Role::LabTech,
+    Role::HospitalAdmin,
+];
+/// Those who move a lab order: the lab, the ordering doctor, the hospital's admin (the
+/// handler checks which move is whose).
+pub const LAB_MOVERS: &[Role] = &[Role::Doctor, Role::LabTech, Role::HospitalAdmin];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpRoute {
     pub method: &'static str,
@@ -416,6 +427,35 @@ pub const CATALOGUE: &[HttpRoute] = &[
         "patients-history",
         Access::Roles(PATIENT_READERS),
         "What happened to a patient's record, newest first",
+    ),
+    // labs
+    route(
+        "POST",
+        "/api/v1/lab-orders",
+        "labs-orders-create",
+        Access::Roles(&[Role::Doctor]),
+        "Order LOINC-coded tests for a patient of your hospital",
+    ),
+    route(
+        "GET",
+        "/api/v1/lab-orders",
+        "labs-orders-list",
+        Access::Roles(LAB_READERS),
+        "Your hospital's lab orders, newest first (patient_id, status, priority, ordered_by)",
+    ),
+    route(
+        "GET",
+        "/api/v1/lab-orders/{order_id}",
+        "labs-orders-get",
+        Access::Roles(LAB_READERS),
+        "A lab order with its tests and timeline",
+    ),
+    route(
+        "PUT",
+        "/api/v1/lab-orders/{order_id}/status",
+        "labs-orders-status",
+        Access::Roles(LAB_MOVERS),
+        "Move a lab order (lab: in_progress, completed; ordering doctor: reviewed)",
     ),
     // hospitals
     route(

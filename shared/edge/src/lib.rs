@@ -10,6 +10,8 @@ pub mod logging;
 pub mod permissions;
 pub mod problem;
 pub mod respond;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod versions;
 
 pub use auth::Caller;
@@ -20,5 +22,5 @@ pub use json::{
     query_param, raw_body,
 };
 pub use problem::ApiError;
-pub use respond::{HandlerResult, request_id, respond};
+pub use respond::{HandlerResult, no_store, request_id, respond};
 pub use versions::{etag, if_match, version_of_etag, with_etag};

@@ -26,15 +26,18 @@ pub enum Key {
     /// Patients' documents in S3, encrypted by S3 itself (SSE-KMS), not in envelopes.
     /// `DocumentKey`.
     Document,
+    /// Lab orders and results. `LabKey`.
+    Lab,
 }
 
 impl Key {
-    pub const ALL: [Key; 5] = [
+    pub const ALL: [Key; 6] = [
         Key::Medical,
         Key::Identity,
         Key::Integration,
         Key::Patient,
         Key::Document,
+        Key::Lab,
     ];
 
     /// The key's logical id in `template.yaml`.
@@ -45,6 +48,7 @@ impl Key {
             Key::Integration => "IntegrationKey",
             Key::Patient => "PatientKey",
             Key::Document => "DocumentKey",
+            Key::Lab => "LabKey",
         }
     }
 }
@@ -285,6 +289,11 @@ pub const GRANTS: &[FunctionGrants] = &[
         "patients-documents-list",
         &[Table(WRITE), Open(Key::Patient), ReadDocuments],
     ),
+    // labs
+    f("labs-orders-create", &[Table(PUT), Seal(Key::Lab)]),
+    f("labs-orders-list", &[Table(READ), Open(Key::Lab)]),
+    f("labs-orders-get", &[Table(READ), Open(Key::Lab)]),
+    f("labs-orders-status", &[Table(WRITE), Open(Key::Lab)]),
     f(
         "emergency-medical-profile",
         &[Table(PUT), Open(Key::Medical)],

@@ -92,3 +92,14 @@ where
     );
     Ok(response)
 }
+
+/// Marks an answer as never to be stored by a browser or proxy (records, orders, results).
+pub fn no_store(
+    mut response: lambda_http::Response<lambda_http::Body>,
+) -> lambda_http::Response<lambda_http::Body> {
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}

@@ -35,10 +35,10 @@ pub struct Staff {
 
 impl Staff {
     /// May this caller see orders of `hospital_id`? Staff of another hospital are told the
-    /// order does not exist; roles that never see orders are refused.
+    /// order does not exist; roles that never see orders are refused (a system admin runs the
+    /// platform, not a hospital's clinical work).
     fn may_read(&self, hospital_id: &str) -> Result<(), DomainError> {
         match self.role {
-            Role::SystemAdmin => Ok(()),
             Role::Doctor | Role::Nurse | Role::LabTech | Role::HospitalAdmin => {
                 if self.hospital_id.as_deref() == Some(hospital_id) {
                     Ok(())

@@ -9,6 +9,7 @@ mod emergencies;
 mod gateway;
 mod identity;
 mod kmhfl;
+mod labs;
 mod patients;
 mod search;
 mod tracking;

@@ -1,0 +1,2 @@
+//! The `labs-orders-list` Lambda function.
+haven_platform::http_function!(haven_labs::order_list);
