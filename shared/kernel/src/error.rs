@@ -110,6 +110,31 @@ impl DomainError {
     }
 }
 
+/// An optional free-text field as people fill it in: trimmed, blank as absent, at most `max`
+/// characters, and no control characters but line breaks and tabs (a field error otherwise).
+pub fn optional_text(
+    value: Option<String>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, DomainError> {
+    let Some(text) = value.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(DomainError::invalid(field, "no control characters"));
+    }
+    Ok(Some(text))
+}
+
 impl From<TableError> for DomainError {
     fn from(e: TableError) -> Self {
         match e {

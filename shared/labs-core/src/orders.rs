@@ -11,6 +11,7 @@
 //! (`haven_kernel::refs::patient_record`): it must be an active patient of the hospital.
 
 use haven_kernel::envelope::{self, Envelope};
+use haven_kernel::error::optional_text;
 use haven_kernel::item::{Item, Key, Value};
 use haven_kernel::ports::{
     Condition, Cursor, EncryptionContext, Index, Ports, Query, Table, Update,
@@ -136,23 +137,6 @@ fn context(order_id: &str, hospital_id: &str, patient_id: &str) -> EncryptionCon
         .with("order_id", order_id)
         .with("hospital_id", hospital_id)
         .with("patient_id", patient_id)
-}
-
-fn optional_text(
-    value: Option<String>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, DomainError> {
-    let Some(text) = value.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("at most {max} characters"),
-        ));
-    }
-    Ok(Some(text))
 }
 
 fn checked_tests(tests: Vec<TestInput>) -> Result<Vec<OrderedTest>, DomainError> {

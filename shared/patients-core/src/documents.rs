@@ -19,6 +19,7 @@
 use std::time::Duration;
 
 use haven_kernel::envelope::{self, Envelope};
+use haven_kernel::error::optional_text;
 use haven_kernel::item::{Item, Key, Value};
 use haven_kernel::ports::{
     BlobStore, Condition, Cursor, EncryptionContext, Ports, Query, SignedRequest, SortKey, Table,
@@ -154,26 +155,6 @@ struct Checked {
     file_type: FileType,
     size: u64,
     about: About,
-}
-
-fn optional_text(
-    value: Option<String>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, DomainError> {
-    let Some(text) = value.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("at most {max} characters"),
-        ));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(DomainError::invalid(field, "no control characters"));
-    }
-    Ok(Some(text))
 }
 
 impl NewDocument {
